@@ -1,0 +1,313 @@
+"""AgentIAM settings: one module, driven by the environment, with three profiles.
+
+AGENTIAM_PROFILE selects the profile:
+  local       what `make run` uses: DEBUG off, plain HTTP on 127.0.0.1, secrets kept under var/
+  production  everything hardened, configured only from the environment
+  test        what the test suite uses: plain static storage, fast hashing, its own Redis db/queues
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import dj_database_url
+from csp.constants import NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
+
+from agentiam.env import env_bool, env_choice, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+PROFILE = env_choice("AGENTIAM_PROFILE", ("local", "production", "test"), default="local")
+LOCAL, PRODUCTION, TEST = PROFILE == "local", PROFILE == "production", PROFILE == "test"
+VAR_DIR = Path(env_str("AGENTIAM_VAR_DIR", str(BASE_DIR / "var"))).resolve()
+
+
+def _local_secret(name: str, nbytes: int = 48) -> str:
+    """A secret generated once into var/ with mode 0600, so restarts keep sessions and keys."""
+    path = VAR_DIR / name
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(nbytes))
+    if path.stat().st_mode & 0o077:
+        raise ImproperlyConfigured(f"{path} must be readable by its owner only (chmod 600)")
+    return path.read_text().strip()
+
+
+# --- Core -------------------------------------------------------------------------------------------
+DEBUG = env_bool("DJANGO_DEBUG", False) if not PRODUCTION else False
+if PRODUCTION:
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+    if len(SECRET_KEY) < 50:
+        raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters long")
+elif TEST:
+    SECRET_KEY = "test-profile-secret-key-not-for-use-anywhere-else-0123456789"
+else:
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY", None) or _local_secret("secret_key")
+
+if PRODUCTION:
+    ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
+    if not ALLOWED_HOSTS:
+        raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the host names this server answers to")
+else:
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", "testserver", *env_list("DJANGO_ALLOWED_HOSTS")]
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "django_filters",
+    "django_celery_beat",
+    "django_htmx",
+    "template_partials",
+    "csp",
+    "pgtrigger",
+    "agentiam",
+    "audit",
+    "identities",
+    "reviews",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "agentiam.urls"
+WSGI_APPLICATION = "agentiam.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "csp.context_processors.nonce",
+                "agentiam.context_processors.product",
+            ],
+        },
+    }
+]
+
+# --- Database: PostgreSQL 15+ only -------------------------------------------------------------------
+_default_db = f"postgresql://postgres@/agentiam?host={VAR_DIR / 'pg' / 'data'}"
+DATABASE_URL = env_str("DATABASE_URL", None) or (_default_db if not PRODUCTION else env_str("DATABASE_URL"))
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0 if TEST else env_int("DB_CONN_MAX_AGE", 60))
+if _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL 15 or newer (postgres:// or postgresql://)")
+_db["CONN_HEALTH_CHECKS"] = not TEST
+_db.setdefault("OPTIONS", {})
+_db["OPTIONS"].setdefault("application_name", f"agentiam-{PROFILE}")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+MINIMUM_POSTGRESQL_VERSION = 150000
+
+# --- Redis: Celery broker and cache --------------------------------------------------------------------
+_default_redis = f"unix://{VAR_DIR / 'redis' / 'redis.sock'}?db=0"
+REDIS_URL = env_str("REDIS_URL", None) or (_default_redis if not PRODUCTION else env_str("REDIS_URL"))
+
+
+def _redis_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = parse_qs(parts.query)
+        query["db"] = [str(db)]
+        return f"unix://{parts.path}?{urlencode(query, doseq=True)}"
+    if parts.scheme in ("redis", "rediss"):
+        return urlunsplit(parts._replace(path=f"/{db}"))
+    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+
+
+def _redis_db(url: str) -> int:
+    parts = urlsplit(url)
+    raw = parse_qs(parts.query).get("db", ["0"])[0] if parts.scheme == "unix" else parts.path.strip("/") or "0"
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"REDIS_URL has a database index that is not a number: {raw!r}") from None
+
+
+if TEST:
+    # The suite may share a Redis with other users (CI's does): it keeps to its own database index and
+    # queue names and purges them before it starts.
+    REDIS_URL = _redis_with_db(REDIS_URL, env_int("AGENTIAM_TEST_REDIS_DB", 13, minimum=0, maximum=15))
+REDIS_DB = _redis_db(REDIS_URL)
+
+
+def _kombu_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return f"redis+socket://{parts.path}?virtual_host={_redis_db(url)}"
+    return url
+
+
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"agentiam-{PROFILE}",
+        "TIMEOUT": 300,
+    }
+}
+
+# --- Celery ----------------------------------------------------------------------------------------------
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", None) or _kombu_url(REDIS_URL)
+if TEST:
+    CELERY_BROKER_URL = _kombu_url(REDIS_URL)
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "agentiam-test" if TEST else env_str("CELERY_QUEUE", "agentiam")
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 300, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 360, minimum=2)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 3600,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+    "retry_on_timeout": True,
+    "health_check_interval": 30,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 3, "interval_start": 0, "interval_step": 0.5}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "agentiam.tasks.heartbeat", "schedule": 30.0, "options": {"expires": 25}},
+}
+
+# --- Auth ------------------------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TEST:
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+# --- Sessions, cookies, transport security -------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=300)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if PRODUCTION:
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-agentiam-session"
+    CSRF_COOKIE_NAME = "__Host-agentiam-csrf"
+    if env_bool("DJANGO_TRUST_X_FORWARDED_PROTO", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+else:
+    SECURE_SSL_REDIRECT = False
+    SESSION_COOKIE_SECURE = False
+    CSRF_COOKIE_SECURE = False
+    SESSION_COOKIE_NAME = "agentiam-session"
+    CSRF_COOKIE_NAME = "agentiam-csrf"
+
+# --- Content Security Policy (django-csp 4): no inline script or style, no eval -----------------------
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
+
+# --- Static files -----------------------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(VAR_DIR / "static")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if TEST
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
+
+if TEST:
+    # Tests serve static files from the finders; nothing is collected.
+    WHITENOISE_AUTOREFRESH = True
+    WHITENOISE_USE_FINDERS = True
+
+# --- I18N / time ------------------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+# --- REST API --------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "AgentIAM API",
+    "DESCRIPTION": "Govern AI agents as identities.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+# --- Logging ----------------------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "WARNING" if TEST else "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+AGENTIAM_DEMO_PASSWORD = "agentiam-demo-2026"

@@ -1,0 +1,54 @@
+"""What the dashboard says about the platform itself: every figure is read live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import redis
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from agentiam.models import Heartbeat
+
+WORKER_STALE_AFTER = 90  # seconds: three missed beats
+
+
+@dataclass(frozen=True)
+class SystemStatus:
+    postgres_version: str
+    broker_ok: bool
+    broker_error: str
+    worker_last_seen: datetime | None
+    persons: int
+
+    @property
+    def worker_age(self) -> float | None:
+        if self.worker_last_seen is None:
+            return None
+        return (timezone.now() - self.worker_last_seen).total_seconds()
+
+    @property
+    def worker_ok(self) -> bool:
+        return self.worker_age is not None and self.worker_age <= WORKER_STALE_AFTER
+
+
+def system_status() -> SystemStatus:
+    version = connection.cursor().connection.info.server_version
+    broker_ok, broker_error = True, ""
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+        client.ping()
+        client.close()
+    except redis.RedisError as error:
+        broker_ok, broker_error = False, str(error)
+    beat = Heartbeat.objects.filter(component="worker").values_list("last_seen", flat=True).first()
+    return SystemStatus(
+        postgres_version=f"{version // 10000}.{version % 10000}",
+        broker_ok=broker_ok,
+        broker_error=broker_error,
+        worker_last_seen=beat,
+        persons=get_user_model().objects.filter(is_active=True).count(),
+    )
