@@ -11,9 +11,9 @@ def refuse_old_postgresql(sender, connection, **kwargs):
         raise ImproperlyConfigured("AgentIAM runs on PostgreSQL only")
     version = connection.connection.info.server_version
     if version < settings.MINIMUM_POSTGRESQL_VERSION:
+        where = connection.settings_dict.get("HOST") or "the socket"
         raise ImproperlyConfigured(
-            f"AgentIAM needs PostgreSQL 15 or newer; the server at {connection.settings_dict.get('HOST') or 'the socket'}"
-            f" runs {version // 10000}.{version % 10000}"
+            f"AgentIAM needs PostgreSQL 15 or newer; the server at {where} runs {version // 10000}.{version % 10000}"
         )
 
 

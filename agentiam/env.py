@@ -23,7 +23,7 @@ def _raw(name: str) -> str | None:
     return value
 
 
-def env_str(name: str, default: str | None | object = _MISSING) -> str | None:
+def env_str(name: str, default: str | object | None = _MISSING) -> str | None:
     value = _raw(name)
     if value is None or value == "":
         if default is _MISSING:

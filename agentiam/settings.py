@@ -45,7 +45,7 @@ if PRODUCTION:
     if len(SECRET_KEY) < 50:
         raise ImproperlyConfigured("DJANGO_SECRET_KEY must be at least 50 characters long")
 elif TEST:
-    SECRET_KEY = "test-profile-secret-key-not-for-use-anywhere-else-0123456789"
+    SECRET_KEY = "test-profile-secret-key-not-for-use-anywhere-else-0123456789"  # noqa: S105
 else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY", None) or _local_secret("secret_key")
 
@@ -310,4 +310,4 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-AGENTIAM_DEMO_PASSWORD = "agentiam-demo-2026"
+AGENTIAM_DEMO_PASSWORD = "agentiam-demo-2026"  # noqa: S105 - printed by make run, demo only

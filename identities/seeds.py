@@ -26,8 +26,9 @@ def demo(out) -> list[str]:
     password = settings.AGENTIAM_DEMO_PASSWORD
     for username, first, last, email, _ in DEMO_PEOPLE:
         if not User.objects.filter(username=username).exists():
-            User.objects.create_user(username=username, password=password, first_name=first, last_name=last,
-                                     email=email)
+            User.objects.create_user(
+                username=username, password=password, first_name=first, last_name=last, email=email
+            )
     lines = [f"Demo logins (password: {password}):"]
     lines += [f"  {username:<11} {first} {last}, {role}" for username, first, last, _, role in DEMO_PEOPLE]
     return lines

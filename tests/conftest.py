@@ -109,6 +109,6 @@ def page(page, request):
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
     try:
         page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    except Exception:  # noqa: BLE001, S110 - a closed page has nothing to show
+    except Exception:  # noqa: S110 - a closed page has nothing to show
         pass
     problems.check()

@@ -12,7 +12,13 @@ def test_seed_demo_creates_the_demo_logins_and_prints_them():
     call_command("seed_demo", stdout=out)
     User = get_user_model()
     assert set(User.objects.values_list("username", flat=True)) >= {
-        "admin", "owner", "manager", "compliance", "analyst", "auditor"}
+        "admin",
+        "owner",
+        "manager",
+        "compliance",
+        "analyst",
+        "auditor",
+    }
     assert User.objects.get(username="owner").check_password("agentiam-demo-2026")
     assert "Demo logins" in out.getvalue() and "owner" in out.getvalue()
 

@@ -24,8 +24,14 @@ def run_manage(*args, env):
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AGENTIAM_"))}
     clean.pop("DATABASE_URL", None)
     clean.pop("REDIS_URL", None)
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_env_helpers_fail_loudly_on_bad_values(monkeypatch):
@@ -76,10 +82,14 @@ def test_only_postgresql_urls_are_accepted():
 
 
 def test_production_cookies_are_secure_and_local_ones_are_plain_http():
-    code = "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.DEBUG)"
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.DEBUG)"
+    )
     production = run_manage("shell", "-v", "0", "-c", code, env=PRODUCTION_ENV)
     assert production.stdout.split() == ["True", "True", "True", "False"], production.stderr
-    local = run_manage("shell", "-v", "0", "-c", code, env={"AGENTIAM_PROFILE": "local", "AGENTIAM_VAR_DIR": str(ROOT / "var" / "test" / "local-profile")})
+    local_env = {"AGENTIAM_PROFILE": "local", "AGENTIAM_VAR_DIR": str(ROOT / "var" / "test" / "local-profile")}
+    local = run_manage("shell", "-v", "0", "-c", code, env=local_env)
     assert local.stdout.split() == ["False", "False", "False", "False"], local.stderr
 
 
@@ -94,12 +104,15 @@ def test_local_profile_keeps_a_generated_secret_key_readable_by_its_owner_only(t
 
 
 def _connection(version):
-    return SimpleNamespace(vendor="postgresql", settings_dict={"HOST": "db"},
-                           connection=SimpleNamespace(info=SimpleNamespace(server_version=version)))
+    return SimpleNamespace(
+        vendor="postgresql",
+        settings_dict={"HOST": "db"},
+        connection=SimpleNamespace(info=SimpleNamespace(server_version=version)),
+    )
 
 
 def test_postgresql_older_than_15_is_refused():
-    with pytest.raises(ImproperlyConfigured, match="PostgreSQL 15 or newer.*14.9"):
+    with pytest.raises(ImproperlyConfigured, match=r"PostgreSQL 15 or newer.*14\.9"):
         refuse_old_postgresql(None, _connection(140009))
     refuse_old_postgresql(None, _connection(150004))
 

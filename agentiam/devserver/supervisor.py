@@ -89,8 +89,13 @@ class Supervisor:
     def manage(self, *args: str, capture: bool = False) -> str:
         result = subprocess.run(
             [sys.executable, str(ROOT / "manage.py"), *args],
-            env=self.env, cwd=ROOT, text=True, check=False, start_new_session=True,
-            stdout=subprocess.PIPE if capture else None, stderr=subprocess.STDOUT if capture else None,
+            env=self.env,
+            cwd=ROOT,
+            text=True,
+            check=False,
+            start_new_session=True,
+            stdout=subprocess.PIPE if capture else None,
+            stderr=subprocess.STDOUT if capture else None,
         )
         if result.returncode != 0:
             output = f"\n{result.stdout}" if capture else ""
@@ -98,8 +103,15 @@ class Supervisor:
         return result.stdout or ""
 
     def app_child(self, name: str, argv: list[str], stop_steps) -> Child:
-        return Child(name=name, argv=argv, log=self.log_dir / f"{name}.log", pid_dir=self.pid_dir,
-                     env=self.env, cwd=ROOT, stop_steps=stop_steps)
+        return Child(
+            name=name,
+            argv=argv,
+            log=self.log_dir / f"{name}.log",
+            pid_dir=self.pid_dir,
+            env=self.env,
+            cwd=ROOT,
+            stop_steps=stop_steps,
+        )
 
     def stop_all(self) -> None:
         started = {child.name: child for child in self.children}
@@ -172,26 +184,69 @@ def run(argv: list[str]) -> int:
         workers = os.environ.get("WEB_CONCURRENCY", "3")
         gunicorn = sup.app_child(
             "gunicorn",
-            [sys.executable, "-m", "gunicorn", "agentiam.wsgi", "--bind", f"127.0.0.1:{port}",
-             "--workers", workers, "--graceful-timeout", "4", "--timeout", "60",
-             "--access-logfile", str(sup.log_dir / "access.log"), "--error-logfile", "-"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "agentiam.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                workers,
+                "--graceful-timeout",
+                "4",
+                "--timeout",
+                "60",
+                "--access-logfile",
+                str(sup.log_dir / "access.log"),
+                "--error-logfile",
+                "-",
+            ],
             stop_steps=((signal.SIGTERM, 5.0),),
         )
         sup._start(gunicorn)
-        sup._start(sup.app_child(
-            "worker",
-            [sys.executable, "-m", "celery", "-A", "agentiam", "worker", "--loglevel", "INFO",
-             "--concurrency", os.environ.get("CELERY_CONCURRENCY", "2"), "--hostname", f"worker-{port}@%h",
-             "--without-mingle", "--without-gossip"],
-            # SIGTERM is Celery's warm shutdown (finish running tasks); SIGQUIT its cold one.
-            stop_steps=((signal.SIGTERM, 5.0), (signal.SIGQUIT, 2.0)),
-        ))
-        sup._start(sup.app_child(
-            "beat",
-            [sys.executable, "-m", "celery", "-A", "agentiam", "beat", "--loglevel", "INFO",
-             "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler", "--pidfile="],
-            stop_steps=((signal.SIGTERM, 2.0),),
-        ))
+        sup._start(
+            sup.app_child(
+                "worker",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "agentiam",
+                    "worker",
+                    "--loglevel",
+                    "INFO",
+                    "--concurrency",
+                    os.environ.get("CELERY_CONCURRENCY", "2"),
+                    "--hostname",
+                    f"worker-{port}@%h",
+                    "--without-mingle",
+                    "--without-gossip",
+                ],
+                # SIGTERM is Celery's warm shutdown (finish running tasks); SIGQUIT its cold one.
+                stop_steps=((signal.SIGTERM, 5.0), (signal.SIGQUIT, 2.0)),
+            )
+        )
+        sup._start(
+            sup.app_child(
+                "beat",
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "agentiam",
+                    "beat",
+                    "--loglevel",
+                    "INFO",
+                    "--scheduler",
+                    "django_celery_beat.schedulers:DatabaseScheduler",
+                    "--pidfile=",
+                ],
+                stop_steps=((signal.SIGTERM, 2.0),),
+            )
+        )
         _wait_http(f"http://127.0.0.1:{port}/healthz", gunicorn, timeout=60)
         url = f"http://127.0.0.1:{port}/"
         print(
