@@ -4,7 +4,7 @@ PYTHON ?= $(shell for p in python3.12 python3.11 python3 python; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { echo $$p; break; }; done)
 ARGS ?=
 
-.PHONY: run test lint bench clean check-python
+.PHONY: run test lint clean check-python
 
 check-python:
 	@test -n "$(PYTHON)" || { echo "agentiam: Python 3.11 or newer is needed (python3.11 or python3.12)"; exit 1; }
@@ -21,9 +21,6 @@ test: check-python
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
-
-bench: check-python
-	exec $(PYTHON) -m agentiam.devserver test bench $(ARGS)
 
 clean:
 	rm -rf var
