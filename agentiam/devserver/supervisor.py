@@ -276,7 +276,8 @@ def test(argv: list[str]) -> int:
     sup = Supervisor((ROOT / "var" / "test").resolve(), durable=False)
     sup.env["AGENTIAM_PROFILE"] = "test"
     try:
-        sup.lock("test")
+        if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+            sup.lock("test")  # the embedded test servers in var/test serve one run at a time
         sup.start_services()
         result = subprocess.run([sys.executable, "-m", "pytest", *argv], env=sup.env, cwd=ROOT, check=False)
         return result.returncode
