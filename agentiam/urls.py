@@ -1,11 +1,11 @@
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 
 from agentiam import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("agentiam.auth.urls")),  # sign-in, second factor, step-up, single sign-on
+    path("", include("identities.urls")),
+    path("api/v1/", include("identities.api")),
 ]

@@ -15,6 +15,8 @@ from django.test import Client
 # Playwright's sync API runs an event loop in the test thread; Django would refuse ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+pytest_plugins = ["tests.cast"]
+
 IN_CI = bool(os.environ.get("CI"))
 CHROMIUM = Path(os.environ.get("AGENTIAM_CHROMIUM", "/usr/bin/chromium"))
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-results"

@@ -1,0 +1,182 @@
+"""People pages: administrators manage persons and roles; the see-everything roles read."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from agentiam.permissions import ROLE_LABELS, Role, has_role, roles_required
+from agentiam.stepup import step_up_required
+from identities import services
+from identities.forms import DisableForm, EnableForm, PersonForm, RoleForm
+from identities.models import PersonStatus, Profile
+from identities.selectors import PersonFilter, people_visible_to, person_activity, roles_held, tokens_of
+
+PEOPLE_READERS = frozenset({Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR})
+PAGE_SIZE = 25
+
+
+def _person(request, uuid) -> Profile:
+    return get_object_or_404(people_visible_to(request.user), uuid=uuid)
+
+
+def _apply(form, error: ValidationError) -> None:
+    """Put a service's field errors on the form (fields the form lacks become form-wide errors)."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+@roles_required(PEOPLE_READERS)
+@require_http_methods(["GET"])
+def people_list(request):
+    people = PersonFilter(request.GET or None, queryset=people_visible_to(request.user), request=request)
+    page = Paginator(people.qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    for profile in page:
+        profile.roles = roles_held(profile.user)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "filter": people,
+        "page": page,
+        "query": query.urlencode(),
+        "can_manage": has_role(request.user, Role.ADMINISTRATOR),
+        "filtered": any(request.GET.get(name) for name in ("q", "status", "role")),
+    }
+    template = "people/list.html#people-table" if request.htmx else "people/list.html"
+    return render(request, template, context)
+
+
+@roles_required(PEOPLE_READERS)
+@require_http_methods(["GET"])
+def person_detail(request, uuid):
+    profile = _person(request, uuid)
+    held = roles_held(profile.user)
+    is_admin = has_role(request.user, Role.ADMINISTRATOR)
+    context = {
+        "profile": profile,
+        "person": profile.user,
+        "roles": held,
+        "grantable": [role for role in Role if role not in held],
+        "reports": people_visible_to(request.user).filter(manager=profile.user)[:20],
+        "tokens_active": tokens_of(profile.user).filter(revoked_at__isnull=True).count(),
+        "tokens_all": tokens_of(profile.user).count(),
+        "activity": person_activity(profile),
+        "can_manage": is_admin,
+        "can_change_roles": is_admin and profile.user_id != request.user.pk,
+    }
+    return render(request, "people/detail.html", context)
+
+
+@roles_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def person_create(request):
+    form = PersonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = services.person_create(actor=request.user, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            _apply(form, error)
+        else:
+            messages.success(request, f"{profile} was added. Grant roles below if they need any.")
+            return redirect("person", uuid=profile.uuid)
+    return render(request, "people/form.html", {"form": form, "creating": True})
+
+
+@roles_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def person_edit(request, uuid):
+    profile = _person(request, uuid)
+    user = profile.user
+    initial = {
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "employee_id": profile.employee_id or "",
+        "job_title": profile.job_title,
+        "manager": profile.manager.get_username() if profile.manager else "",
+    }
+    form = PersonForm(request.POST or None, initial=initial, editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.person_update(actor=request.user, profile=profile, request=request, **form.cleaned_data)
+        except ValidationError as error:
+            _apply(form, error)
+        else:
+            messages.success(request, f"{profile} was updated.")
+            return redirect("person", uuid=profile.uuid)
+    return render(request, "people/form.html", {"form": form, "profile": profile, "creating": False})
+
+
+@roles_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+def person_status(request, uuid):
+    """Disable (or mark departed) an active person, or enable an inactive one, after confirmation."""
+    profile = _person(request, uuid)
+    enabling = profile.status != PersonStatus.ACTIVE
+    form = (EnableForm if enabling else DisableForm)(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            if enabling:
+                services.person_enable(actor=request.user, profile=profile, request=request, **form.cleaned_data)
+                messages.success(request, f"{profile} can sign in again.")
+            else:
+                services.person_disable(actor=request.user, profile=profile, request=request, **form.cleaned_data)
+                messages.success(request, f"{profile} is {form.cleaned_data['status']}: signed out and tokens revoked.")
+        except ValidationError as error:
+            _apply(form, error)
+        else:
+            return redirect("person", uuid=profile.uuid)
+    context = {
+        "profile": profile,
+        "form": form,
+        "enabling": enabling,
+        "is_self": profile.user_id == request.user.pk,
+        "tokens_active": tokens_of(profile.user).filter(revoked_at__isnull=True).count(),
+    }
+    return render(request, "people/status.html", context)
+
+
+def _role_change(request, uuid, *, granting: bool):
+    profile = _person(request, uuid)
+    held = roles_held(profile.user)
+    form = RoleForm(request.POST or request.GET or None)
+    if request.method == "POST" and form.is_valid():
+        change = services.role_grant if granting else services.role_revoke
+        try:
+            role = change(actor=request.user, person=profile.user, role=form.cleaned_data["role"], request=request)
+        except ValidationError as error:
+            _apply(form, error)
+        else:
+            done = "granted to" if granting else "revoked from"
+            messages.success(request, f"{ROLE_LABELS[role]} {done} {profile}.")
+            return redirect("person", uuid=profile.uuid)
+    choices = [role for role in Role if (role not in held) == granting]
+    context = {
+        "profile": profile,
+        "form": form,
+        "granting": granting,
+        "choices": choices,
+        "chosen": form["role"].value(),
+        "is_self": profile.user_id == request.user.pk,
+    }
+    return render(request, "people/role_change.html", context)
+
+
+@roles_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+@step_up_required
+def role_grant(request, uuid):
+    return _role_change(request, uuid, granting=True)
+
+
+@roles_required(Role.ADMINISTRATOR)
+@require_http_methods(["GET", "POST"])
+@step_up_required
+def role_revoke(request, uuid):
+    return _role_change(request, uuid, granting=False)
