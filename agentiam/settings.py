@@ -8,8 +8,11 @@ AGENTIAM_PROFILE selects the profile:
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
@@ -49,6 +52,26 @@ elif TEST:
 else:
     SECRET_KEY = env_str("DJANGO_SECRET_KEY", None) or _local_secret("secret_key")
 
+
+def _key_encryption_key(value: str) -> bytes:
+    try:
+        raw = base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    if len(raw) != 32:
+        raise ImproperlyConfigured("AGENTIAM_KEK must be urlsafe base64 of exactly 32 bytes")
+    return raw
+
+
+# The key-encryption key: signing keys' private halves are stored encrypted under it (AES-256-GCM).
+if PRODUCTION:
+    _kek = env_str("AGENTIAM_KEK")
+elif TEST:
+    _kek = env_str("AGENTIAM_KEK", None) or "dGVzdC1wcm9maWxlLWtlay1ub3QtZm9yLWFueS11c2U"  # fixed 32 test bytes
+else:
+    _kek = env_str("AGENTIAM_KEK", None) or _local_secret("kek", 32)
+AGENTIAM_KEY_ENCRYPTION_KEY = _key_encryption_key(_kek)
+
 if PRODUCTION:
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
     if not ALLOWED_HOSTS:
@@ -73,7 +96,11 @@ INSTALLED_APPS = [
     "template_partials",
     "csp",
     "pgtrigger",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "agentiam",
+    "agentiam.auth",
     "audit",
     "identities",
     "reviews",
@@ -86,10 +113,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Sign-in security: end stale sessions first, then hold every page until the second factor is passed.
+    "agentiam.auth.middleware.SessionTimeoutMiddleware",
+    "agentiam.auth.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "agentiam.urls"
@@ -122,6 +154,15 @@ _db["CONN_HEALTH_CHECKS"] = not TEST
 _db.setdefault("OPTIONS", {})
 _db["OPTIONS"].setdefault("application_name", f"agentiam-{PROFILE}")
 DATABASES = {"default": _db}
+# The owner of the schema, for `migrate --database owner` and `db_grants --apply`; the app's own role
+# (DATABASE_URL) then gets only the privileges db_grants prints: INSERT and SELECT on append-only tables.
+DATABASE_OWNER_URL = env_str("DATABASE_OWNER_URL", None)
+if DATABASE_OWNER_URL:
+    DATABASES["owner"] = dj_database_url.parse(DATABASE_OWNER_URL, conn_max_age=0)
+    if DATABASES["owner"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("DATABASE_OWNER_URL must point at PostgreSQL (postgres:// or postgresql://)")
+    DATABASES["owner"].setdefault("OPTIONS", {}).setdefault("application_name", f"agentiam-{PROFILE}-owner")
+    DATABASES["owner"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MINIMUM_POSTGRESQL_VERSION = 150000
 
@@ -200,7 +241,15 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "agentiam.tasks.heartbeat", "schedule": 30.0, "options": {"expires": 25}},
+    "audit-checkpoint": {"task": "audit.tasks.write_checkpoint", "schedule": 60.0, "options": {"expires": 55}},
 }
+
+# --- Audit trail checkpoints ------------------------------------------------------------------------------
+# A signed checkpoint every N entries (and every minute); each is also appended to the sink, a JSON Lines
+# file outside the database, so a tail cut together with its database checkpoints is still detected.
+AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
+_default_sink = VAR_DIR / ("test" if TEST else "") / "audit" / "checkpoints.jsonl"
+AUDIT_CHECKPOINT_SINK = env_str("AUDIT_CHECKPOINT_SINK", str(_default_sink))
 
 # --- Auth ------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -214,13 +263,51 @@ if TEST:
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in security (agentiam/auth): throttling, TOTP second factor, optional OIDC single sign-on, step-up.
+# The second factor of administrators, managers and security analysts has no switch, on purpose.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+# Counted per username *and* client address: a stranger cannot lock a person out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The database handler: every gunicorn worker and host sees the same counters, in the system of record.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # the audit trail records sign-ins
+AXES_ENABLE_ADMIN = False
+AXES_LOCKOUT_CALLABLE = "agentiam.auth.views.locked_out"  # a page that says how long to wait
+AXES_VERBOSE = False
+OTP_TOTP_ISSUER = "AgentIAM"
+STEP_UP_MAX_AGE = env_int("STEP_UP_MAX_AGE", 300, minimum=30, maximum=3600)
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+# Single sign-on through OpenID Connect, only when an issuer is configured. Accounts are linked by issuer
+# and subject (identities.SSOLink); e-mail is used once, verified, to make the first link.
+OIDC_OP_ISSUER = env_str("OIDC_OP_ISSUER", "")
+OIDC_ENABLED = bool(OIDC_OP_ISSUER)
+if OIDC_ENABLED:
+    OIDC_OP_AUTHORIZATION_ENDPOINT = env_str("OIDC_OP_AUTHORIZATION_ENDPOINT")
+    OIDC_OP_TOKEN_ENDPOINT = env_str("OIDC_OP_TOKEN_ENDPOINT")
+    OIDC_OP_JWKS_ENDPOINT = env_str("OIDC_OP_JWKS_ENDPOINT")
+    OIDC_OP_USER_ENDPOINT = env_str("OIDC_OP_USER_ENDPOINT", "")  # optional: the ID token's claims suffice
+    OIDC_RP_CLIENT_ID = env_str("OIDC_RP_CLIENT_ID")
+    OIDC_RP_CLIENT_SECRET = env_str("OIDC_RP_CLIENT_SECRET")
+    OIDC_RP_SIGN_ALGO = env_choice("OIDC_RP_SIGN_ALGO", ("RS256", "ES256"), default="RS256")
+    OIDC_RP_SCOPES = "openid email profile"
+    OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10, minimum=1, maximum=60)
+    OIDC_USE_PKCE = True
+    OIDC_CREATE_USER = env_bool("OIDC_CREATE_USERS", False)
+    OIDC_MFA_ACR_VALUES = env_list("OIDC_MFA_ACR_VALUES")
+    OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
+    LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+    AUTHENTICATION_BACKENDS.append("agentiam.auth.oidc.SSOBackend")
 
 # --- Sessions, cookies, transport security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_AGE = env_int("SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=300)
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=300)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 # Database sessions that record their person, so disabling a person ends all their sessions at once.
 SESSION_ENGINE = "identities.sessions"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,73 @@
+"""Sign-ins, sign-outs, failed sign-ins and lockouts go into the audit trail. A password never does: only
+the username that was tried, truncated, so a password typed into the wrong field is not kept whole."""
+
+from __future__ import annotations
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from agentiam.auth.middleware import start_session_clock
+from agentiam.auth.second_factor import SESSION_IDP_MFA
+from agentiam.auth.services import person_audit
+from audit.trail import audit_record_now
+
+ATTEMPTED_USERNAME_MAX = 64
+SSO_BACKEND = "agentiam.auth.oidc.SSOBackend"
+
+
+def attempted_username(credentials: dict | None) -> str:
+    value = (credentials or {}).get("username") or ""
+    return str(value).replace("\x00", "")[:ATTEMPTED_USERNAME_MAX]
+
+
+@receiver(user_logged_in, dispatch_uid="agentiam.auth.login")
+def record_login(sender, request, user, **kwargs):
+    method = "sso" if getattr(user, "backend", "") == SSO_BACKEND else "password"
+    idp_mfa = bool(getattr(user, "agentiam_idp_mfa", False))
+    if request is not None and hasattr(request, "session"):
+        start_session_clock(request.session)
+        if idp_mfa:
+            request.session[SESSION_IDP_MFA] = user.pk
+    changes = {"method": method}
+    if method == "sso":
+        changes["mfa_asserted_by_idp"] = idp_mfa
+    audit_record_now(actor=user, action="auth.login", **person_audit(user), changes=changes, request=request)
+
+
+@receiver(user_logged_out, dispatch_uid="agentiam.auth.logout")
+def record_logout(sender, request, user, **kwargs):
+    if user is None:
+        return
+    reason = getattr(request, "agentiam_logout_reason", "signed_out") if request is not None else "signed_out"
+    audit_record_now(
+        actor=user, action="auth.logout", **person_audit(user), changes={"reason": reason}, request=request
+    )
+
+
+@receiver(user_login_failed, dispatch_uid="agentiam.auth.login_failed")
+def record_login_failed(sender, credentials, request=None, **kwargs):
+    username = attempted_username(credentials)
+    audit_record_now(
+        actor="anonymous",
+        actor_kind="anonymous",
+        action="auth.login.failed",
+        object_type="auth.user",
+        object_label=username,
+        changes={"username": username, "locked_out": bool(getattr(request, "axes_locked_out", False))},
+        request=request,
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="agentiam.auth.locked_out")
+def record_lockout(sender, request, username=None, ip_address=None, **kwargs):
+    name = attempted_username({"username": username})
+    audit_record_now(
+        actor="anonymous",
+        actor_kind="anonymous",
+        action="auth.lockout",
+        object_type="auth.user",
+        object_label=name,
+        changes={"username": name},
+        request=request,
+    )
