@@ -11,9 +11,14 @@ import uuid
 
 import pgtrigger
 from django.db import models
+from django.utils import timezone
 
 
 class AuditEntry(models.Model):
+    # Append-only tables carry this flag: `db_grants` gives the app's role only SELECT and INSERT on them,
+    # and a system check insists on a trigger refusing UPDATE and DELETE.
+    append_only = True
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     occurred_at = models.DateTimeField(db_index=True)
     actor_id = models.BigIntegerField(null=True, db_index=True)  # a person's user id; no FK: rows never change
@@ -38,3 +43,79 @@ class AuditEntry(models.Model):
 
     def __str__(self):
         return f"#{self.pk} {self.action} by {self.actor_label}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement "the trail had `entry_count` entries up to `last_entry_id`, ending in `head_hash`".
+
+    Each checkpoint also signs the previous checkpoint's signature, so checkpoints form a chain of their
+    own, and each is appended to a sink outside the database (see audit.sinks)."""
+
+    append_only = True
+
+    last_entry_id = models.BigIntegerField(unique=True)
+    entry_count = models.BigIntegerField()
+    head_hash = models.CharField(max_length=64)
+    prev_signature = models.CharField(max_length=100, blank=True)  # "" for the first checkpoint
+    key_id = models.CharField(max_length=64)  # the signing key's kid (RFC 7638 thumbprint)
+    signature = models.CharField(max_length=100)  # base64url Ed25519 over audit.checkpoints.checkpoint_text
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        triggers = [
+            pgtrigger.Protect(name="audit_checkpoint_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self):
+        return f"checkpoint #{self.pk} up to entry #{self.last_entry_id}"
+
+
+class SigningKey(models.Model):
+    """An Ed25519 key with one purpose. The private half is stored encrypted under the key-encryption key
+    (settings.AGENTIAM_KEY_ENCRYPTION_KEY) and destroyed when the key is retired; the public half is kept
+    forever, so what a key signed stays verifiable."""
+
+    class Purpose(models.TextChoices):
+        TOKEN = "token", "Token signing"
+        AUDIT_CHECKPOINT = "audit_checkpoint", "Audit checkpoints"
+        EVIDENCE = "evidence", "Evidence manifests"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+        COMPROMISED = "compromised", "Compromised"
+
+    kid = models.CharField(max_length=64, unique=True)  # RFC 7638 JWK thumbprint of the public key
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    public_key = models.CharField(max_length=64)  # base64url of the 32 raw bytes (the JWK's "x")
+    private_key_encrypted = models.BinaryField(null=True, editable=False)  # nonce || AES-GCM ciphertext
+    kek_id = models.CharField(max_length=16)  # which key-encryption key sealed the private half
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["purpose", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["purpose"], condition=models.Q(status="active"), name="audit_one_active_key_per_purpose"
+            ),
+        ]
+        triggers = [
+            # What a key is never changes, and a key is never deleted: its signatures must stay verifiable.
+            pgtrigger.ReadOnly(
+                name="signing_key_identity_read_only", fields=["kid", "purpose", "public_key", "created_at"]
+            ),
+            pgtrigger.Protect(name="signing_key_never_deleted", operation=pgtrigger.Delete),
+            # Status only moves forward: active -> retired -> compromised, or active -> compromised.
+            pgtrigger.Protect(
+                name="signing_key_status_forward_only",
+                operation=pgtrigger.Update,
+                condition=(pgtrigger.Q(old__status__in=["retired", "compromised"], new__status="active"))
+                | (pgtrigger.Q(old__status="compromised") & ~pgtrigger.Q(new__status="compromised")),
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.purpose} key {self.kid[:12]}… ({self.status})"

@@ -2,7 +2,9 @@
 
 Call it as the last statement of the transaction that made the change: it takes a transaction-level
 advisory lock, so writers are serialised and the chain never forks, and the lock is held until COMMIT.
-Bulk operations write one entry whose `changes` carry a digest of what they changed.
+Bulk operations write one entry whose `changes` carry a digest of what they changed. An entry whose id
+crosses a multiple of AUDIT_CHECKPOINT_EVERY enqueues a signed checkpoint (audit.checkpoints) once its
+transaction commits.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -42,7 +45,7 @@ class AuditError(RuntimeError):
     pass
 
 
-def _utc(value: datetime) -> str:
+def utc_text(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -52,7 +55,7 @@ def canonical_text(fields: dict[str, Any]) -> str:
     JSONB reorders keys, so the hash is never taken over what the database returns as-is."""
     data = {name: fields[name] for name in HASHED_FIELDS}
     data["uuid"] = str(data["uuid"])
-    data["occurred_at"] = _utc(data["occurred_at"])
+    data["occurred_at"] = utc_text(data["occurred_at"])
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -119,8 +122,20 @@ def audit_record(
     }
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK])
-    prev = AuditEntry.objects.order_by("-id").values_list("hash", flat=True).first() or GENESIS
-    return AuditEntry.objects.create(prev_hash=prev, hash=entry_hash(prev, fields), **fields)
+    prev_id, prev = AuditEntry.objects.order_by("-id").values_list("id", "hash").first() or (0, GENESIS)
+    entry = AuditEntry.objects.create(prev_hash=prev, hash=entry_hash(prev, fields), **fields)
+    every = settings.AUDIT_CHECKPOINT_EVERY
+    if entry.pk // every > prev_id // every:
+        # robust: the change is committed by then; a broker outage must not turn it into an error (the
+        # minute's checkpoint covers the entry anyway).
+        transaction.on_commit(_enqueue_checkpoint, robust=True)
+    return entry
+
+
+def _enqueue_checkpoint() -> None:
+    from audit.tasks import write_checkpoint
+
+    write_checkpoint.delay()
 
 
 @transaction.atomic

@@ -17,6 +17,7 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "agentiam.example.com",
     "DATABASE_URL": "postgresql://agentiam@db.example.com:5432/agentiam",
     "REDIS_URL": "redis://cache.example.com:6379/0",
+    "AGENTIAM_KEK": "cHJvZHVjdGlvbi1rZWstZm9yLXRoZS1jaGVjay1vbmw",
 }
 
 
