@@ -7,5 +7,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("agentiam.auth.urls")),  # sign-in, second factor, step-up, single sign-on
     path("", include("identities.urls")),
-    path("api/v1/", include("identities.api")),
+    path("api/", include("agentiam.api.urls")),  # /api/v1/ (every app's api module), schema, docs
 ]

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.urls import path
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.generics import GenericAPIView, get_object_or_404
+from rest_framework.generics import get_object_or_404
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
+from agentiam.api.routers import router
 from agentiam.permissions import Role, RolePermission
 from agentiam.stepup import step_up_required
 from identities import services
@@ -97,7 +96,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(PersonSerializer(profile).data)
 
 
-class MeView(GenericAPIView):
+class MeViewSet(viewsets.GenericViewSet):
     """The signed-in person's own profile; any signed-in person, with or without a role."""
 
     serializer_class = PersonSerializer
@@ -105,8 +104,9 @@ class MeView(GenericAPIView):
     pagination_class = None
     filter_backends = []
 
-    @extend_schema(summary="My profile", tags=["people"])
-    def get(self, request):
+    @extend_schema(summary="My profile", tags=["people"], responses=PersonSerializer)
+    @action(detail=False, methods=["get"], url_path="me", url_name="me")
+    def me(self, request):
         profile = Profile.objects.with_people().prefetch_related("user__groups").get(user=request.user)
         return Response(self.get_serializer(profile).data)
 
@@ -167,8 +167,7 @@ class ApiTokenViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-router = SimpleRouter()
+# The one /api/v1/ router (agentiam.api.urls imports this module to have these registered).
 router.register("people", PersonViewSet, basename="person")
 router.register("tokens", ApiTokenViewSet, basename="token")
-
-urlpatterns = [path("me/", MeView.as_view(), name="me"), *router.urls]
+router.register("", MeViewSet, basename="profile")  # /api/v1/me/

@@ -132,7 +132,7 @@ def person_update(*, actor, profile: Profile, request: HttpRequest | None = None
     unknown = set(values) - set(PERSON_FIELDS) - set(PROFILE_FIELDS)
     if unknown:
         raise TypeError(f"person_update does not change {sorted(unknown)}")
-    profile = Profile.objects.select_for_update().select_related("user", "manager").get(pk=profile.pk)
+    profile = Profile.objects.select_for_update(of=("self",)).select_related("user", "manager").get(pk=profile.pk)
     user = profile.user
     if "employee_id" in values:
         values["employee_id"] = _clean_employee_id(values["employee_id"])

@@ -32,6 +32,11 @@ def _apply(form, error: ValidationError) -> None:
         form.add_error(None, error)
 
 
+def _status(request) -> int:
+    """A form page rendered again after a POST is showing errors: say so with a 400."""
+    return 400 if request.method == "POST" else 200
+
+
 @roles_required(PEOPLE_READERS)
 @require_http_methods(["GET"])
 def people_list(request):
@@ -49,7 +54,7 @@ def people_list(request):
         "filtered": any(request.GET.get(name) for name in ("q", "status", "role")),
     }
     template = "people/list.html#people-table" if request.htmx else "people/list.html"
-    return render(request, template, context)
+    return render(request, template, context, status=400 if people.errors else 200)
 
 
 @roles_required(PEOPLE_READERS)
@@ -85,7 +90,7 @@ def person_create(request):
         else:
             messages.success(request, f"{profile} was added. Grant roles below if they need any.")
             return redirect("person", uuid=profile.uuid)
-    return render(request, "people/form.html", {"form": form, "creating": True})
+    return render(request, "people/form.html", {"form": form, "creating": True}, status=_status(request))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -110,7 +115,8 @@ def person_edit(request, uuid):
         else:
             messages.success(request, f"{profile} was updated.")
             return redirect("person", uuid=profile.uuid)
-    return render(request, "people/form.html", {"form": form, "profile": profile, "creating": False})
+    context = {"form": form, "profile": profile, "creating": False}
+    return render(request, "people/form.html", context, status=_status(request))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -139,7 +145,7 @@ def person_status(request, uuid):
         "is_self": profile.user_id == request.user.pk,
         "tokens_active": tokens_of(profile.user).filter(revoked_at__isnull=True).count(),
     }
-    return render(request, "people/status.html", context)
+    return render(request, "people/status.html", context, status=_status(request))
 
 
 def _role_change(request, uuid, *, granting: bool):
@@ -165,7 +171,7 @@ def _role_change(request, uuid, *, granting: bool):
         "chosen": form["role"].value(),
         "is_self": profile.user_id == request.user.pk,
     }
-    return render(request, "people/role_change.html", context)
+    return render(request, "people/role_change.html", context, status=_status(request))
 
 
 @roles_required(Role.ADMINISTRATOR)
