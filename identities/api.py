@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied, ValidationError
@@ -28,7 +28,10 @@ from identities.serializers import (
 from identities.views.people import PEOPLE_READERS
 
 SESSION_NEEDED_TO_MINT = "API tokens are created in a signed-in browser session, not with another token."
-STEP_UP_RESPONSE = OpenApiResponse(description="Forbidden: wrong role, or step_up_required (never with a token).")
+STEP_UP_NOTE = (
+    "Administrators only, never on themselves, in a browser session stepped up within the last few minutes. "
+    "An API token always gets 403 with error `step_up_required`."
+)
 
 
 def _service(call, **kwargs):
@@ -69,7 +72,8 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         summary="Grant a role",
         tags=["people"],
         request=RoleChangeSerializer,
-        responses={200: PersonSerializer, 400: OpenApiResponse(description="Bad role"), 403: STEP_UP_RESPONSE},
+        description=STEP_UP_NOTE,
+        responses={200: PersonSerializer},
     )
     @action(detail=True, methods=["post"], url_path="roles")
     @step_up_required
@@ -80,7 +84,8 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         summary="Revoke a role",
         tags=["people"],
         request=RoleChangeSerializer,
-        responses={200: PersonSerializer, 400: OpenApiResponse(description="Bad role"), 403: STEP_UP_RESPONSE},
+        description=STEP_UP_NOTE,
+        responses={200: PersonSerializer},
     )
     @action(detail=True, methods=["post"], url_path="roles/revoke")
     @step_up_required

@@ -66,8 +66,15 @@ def person_activity(profile: Profile, *, limit: int = 10) -> list[AuditEntry]:
         about |= Q(object_type="identities.apitoken", object_id__in=token_ids)
     entries = list(AuditEntry.objects.filter(about).order_by("-id")[:limit])
     for entry in entries:
-        entry.details = [(key, change_text(value)) for key, value in sorted((entry.changes or {}).items())]
+        entry.details = [
+            (key.replace("_", " "), role_text(value) if key == "role" else change_text(value))
+            for key, value in sorted((entry.changes or {}).items())
+        ]
     return entries
+
+
+def role_text(value) -> str:
+    return Role(value).label if value in Role._value2member_map_ else change_text(value)
 
 
 def change_text(value) -> str:

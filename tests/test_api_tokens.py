@@ -5,18 +5,24 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
+from playwright.sync_api import expect
 
 from audit.models import AuditEntry
 from identities import services
 from identities.authentication import INVALID_TOKEN
 from identities.models import ApiToken, PersonStatus
 from identities.tokens import token_digest
-from tests.cast import EVERYONE, check_access
+from tests.cast import EVERYONE, check_access, make_person
+from tests.support import sign_in
+
+SHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
 
 pytestmark = pytest.mark.django_db
 
@@ -223,3 +229,33 @@ def test_changes_made_through_a_token_are_audited_as_api_token_actions(cast):
     assert response.status_code == 204
     entry = AuditEntry.objects.get(action="api_token.revoke")
     assert (entry.actor_id, entry.actor_kind) == (cast.auditor.pk, "api_token")
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_person_creates_a_token_sees_it_once_and_revokes_it(live_server, page):
+    person = make_person("jonas", first_name="Jonas", last_name="Weber", employee_id="E-2040")
+    services.api_token_create(actor=person, name="Nightly export")
+    client = Client()
+    sign_in(client, person)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+
+    page.goto(live_server.url + "/me/")
+    expect(page.locator("h1")).to_contain_text("Jonas Weber")
+    page.get_by_label("Name").fill("CI pipeline")
+    page.get_by_label("Expires in (days)").fill("30")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator("#new-token").input_value()
+    assert secret.startswith("aiam_")
+    assert Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "profile_token_shown_once.png"), full_page=True)
+
+    page.goto(live_server.url + "/me/")
+    expect(page.locator("#new-token")).to_have_count(0)  # shown once, never again
+    row = page.locator("tr").filter(has_text="CI pipeline")
+    row.get_by_role("link", name="Revoke…").click()
+    page.get_by_role("button", name="Revoke token").click()
+    expect(page.locator("tr").filter(has_text="CI pipeline")).to_contain_text("Revoked")
+    assert Client().get("/api/v1/me/", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.urls import reverse
+from playwright.sync_api import expect
 
 from agentiam.navigation import navigation_for
 from agentiam.permissions import SEE_EVERYTHING, Role
+from agentiam.stepup import SESSION_AT, SESSION_USER
 from audit.models import AuditEntry
 from identities import services
 from identities.models import PersonSession, PersonStatus, Profile
 from tests.cast import EVERYONE, check_access, make_person
+from tests.support import sign_in
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -308,3 +314,79 @@ def test_enabling_lets_a_person_back_in_with_their_roles_but_not_their_old_token
         "person.disable",
         "person.enable",
     ]
+
+
+# --- In a browser --------------------------------------------------------------------------------------
+
+
+def browser_sign_in(page, live_server, user, *, stepped_up: bool = False):
+    """Sign in through tests.support.sign_in (second factor passed) and hand the session to the browser."""
+    client = Client()
+    sign_in(client, user)
+    if stepped_up:
+        session = client.session
+        session[SESSION_AT], session[SESSION_USER] = int(time.time()), user.pk
+        session.save()
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_administrator_finds_a_person_grants_a_role_and_disables_them(live_server, page):
+    admin = make_person("priya", Role.ADMINISTRATOR, first_name="Priya", last_name="Raman", employee_id="E-1001")
+    lead = make_person("maya", Role.MANAGER, first_name="Maya", last_name="Lindqvist", employee_id="E-1003")
+    make_person(
+        "oliver", Role.IDENTITY_OWNER, first_name="Oliver", last_name="Grant", manager=lead, employee_id="E-1002"
+    )
+    make_person("aiko", Role.AUDITOR, first_name="Aiko", last_name="Tanaka", employee_id="E-1006")
+    browser_sign_in(page, live_server, admin, stepped_up=True)
+
+    page.goto(live_server.url + "/people/")
+    expect(page.locator("#people-table tbody tr")).to_have_count(4)
+    page.get_by_placeholder("Search name").fill("grant")
+    expect(page.locator("#people-table tbody tr")).to_have_count(1)  # htmx swapped the table in place
+    expect(page).to_have_url(re.compile(r"\?q=grant"))
+    page.get_by_role("link", name="Oliver Grant").click()
+
+    expect(page.locator("h1")).to_contain_text("Oliver Grant")
+    expect(page.get_by_text("Maya Lindqvist")).to_be_visible()
+    page.get_by_role("link", name="Grant role…").click()
+    page.get_by_label("Security analyst").check()
+    page.get_by_role("button", name="Grant role").click()
+    expect(page.locator(".toast")).to_contain_text("Security analyst granted to Oliver Grant")
+    expect(page.locator(".panel").filter(has_text="Recent activity")).to_contain_text("role.grant")
+
+    page.get_by_role("link", name="Disable…").click()
+    expect(page.get_by_text("This takes effect immediately")).to_be_visible()
+    page.get_by_label("Departed (left the organisation)").check()
+    page.get_by_label("Reason").fill("Left the company on 30 November")
+    page.get_by_role("button", name="Disable Oliver Grant").click()
+    expect(page.locator(".alert-warn")).to_contain_text("Departed")
+    assert Profile.objects.get(user__username="oliver").status == PersonStatus.DEPARTED
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_auditor_reads_the_people_list_without_management_controls(live_server, page):
+    auditor = make_person("aiko", Role.AUDITOR, first_name="Aiko", last_name="Tanaka", employee_id="E-1006")
+    lead = make_person("maya", Role.MANAGER, first_name="Maya", last_name="Lindqvist", employee_id="E-1003")
+    for i, (first, last, role) in enumerate(
+        [
+            ("Priya", "Raman", Role.ADMINISTRATOR),
+            ("Oliver", "Grant", Role.IDENTITY_OWNER),
+            ("Carlos", "Mendes", Role.COMPLIANCE_OFFICER),
+            ("Sana", "Okafor", Role.SECURITY_ANALYST),
+            ("Jonas", "Weber", None),
+        ]
+    ):
+        roles = [role] if role else []
+        make_person(first.lower(), *roles, first_name=first, last_name=last, manager=lead, employee_id=f"E-20{i}")
+    browser_sign_in(page, live_server, auditor)
+    page.goto(live_server.url + "/people/")
+    expect(page.locator("#people-table tbody tr")).to_have_count(7)
+    expect(page.get_by_role("link", name="Add person")).to_have_count(0)
+    page.locator("select[name=role]").select_option("none")
+    expect(page.locator("#people-table tbody tr")).to_have_count(1)
+    page.locator("select[name=role]").select_option("")
+    expect(page.locator("#people-table tbody tr")).to_have_count(7)
