@@ -18,15 +18,14 @@ from identities.runtime.proofs import (
     OidcIssuer,
     ProofError,
     ProofKind,
-    ProvenanceRule,
     RegisteredClient,
     TrustBundle,
-    check_provenance,
     peek_issuer,
     verify_client_assertion,
     verify_jwt_svid,
     verify_oidc_token,
 )
+from identities.runtime.provenance import ProvenanceRule, check_provenance
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
