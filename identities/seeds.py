@@ -29,9 +29,10 @@ DEMO_PEOPLE = [
 ]
 
 
-def _role_ever_changed(profile: Profile) -> bool:
+def _changed_by_someone(profile: Profile, action_prefix: str) -> bool:
+    """Whether a person changed this (roles: "role.", profile fields: "person.") since it was seeded."""
     return AuditEntry.objects.filter(
-        object_type="identities.profile", object_id=str(profile.uuid), action__startswith="role."
+        object_type="identities.profile", object_id=str(profile.uuid), action__startswith=action_prefix
     ).exists()
 
 
@@ -50,20 +51,22 @@ def demo(out) -> list[str]:
     for username, _, _, _, role, employee_id, job_title, manager in DEMO_PEOPLE:
         user = people[username]
         profile, _ = Profile.objects.get_or_create(user=user)
-        changed = []
-        if profile.employee_id is None and not Profile.objects.filter(employee_id=employee_id).exists():
-            profile.employee_id = employee_id
-            changed.append("employee_id")
-        if not profile.job_title:
-            profile.job_title = job_title
-            changed.append("job_title")
-        if manager and profile.manager_id is None:
-            profile.manager = people[manager]
-            changed.append("manager")
-        if changed:
-            profile.save(update_fields=[*changed, "updated_at"])
+        # Fill what is missing, unless someone has edited this person since: then their edits stand.
+        if not _changed_by_someone(profile, "person."):
+            changed = []
+            if profile.employee_id is None and not Profile.objects.filter(employee_id=employee_id).exists():
+                profile.employee_id = employee_id
+                changed.append("employee_id")
+            if not profile.job_title:
+                profile.job_title = job_title
+                changed.append("job_title")
+            if manager and profile.manager_id is None:
+                profile.manager = people[manager]
+                changed.append("manager")
+            if changed:
+                profile.save(update_fields=[*changed, "updated_at"])
         # Grant the demo role only to someone who has none and whose roles nobody has changed since.
-        if not user.groups.exists() and not _role_ever_changed(profile):
+        if not user.groups.exists() and not _changed_by_someone(profile, "role."):
             user.groups.add(Group.objects.get_or_create(name=role.value)[0])
     lines = [f"Demo logins (password: {password}):"]
     for username, first, last, _, role, *_ in DEMO_PEOPLE:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from io import StringIO
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.management import call_command
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from playwright.sync_api import expect
@@ -24,6 +26,14 @@ from tests.support import sign_in
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
+DEMO = {
+    "admin": "administrator",
+    "owner": "identity_owner",
+    "manager": "manager",
+    "compliance": "compliance_officer",
+    "analyst": "security_analyst",
+    "auditor": "auditor",
+}
 READERS = [Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR]
 
 
@@ -314,6 +324,33 @@ def test_enabling_lets_a_person_back_in_with_their_roles_but_not_their_old_token
         "person.disable",
         "person.enable",
     ]
+
+
+# --- Demo data -----------------------------------------------------------------------------------------
+
+
+def test_seed_demo_gives_the_demo_people_profiles_managers_and_roles(db):
+    call_command("seed_demo", stdout=StringIO())
+    people = {p.user.username: p for p in Profile.objects.with_people().filter(user__username__in=DEMO)}
+    assert people["owner"].manager.username == "manager" and people["owner"].employee_id == "E-1002"
+    for username, role in DEMO.items():
+        assert set(people[username].user.groups.values_list("name", flat=True)) == {role}
+
+
+def test_seed_demo_again_does_not_undo_an_administrators_changes(db):
+    call_command("seed_demo", stdout=StringIO())
+    admin, owner = User.objects.get(username="admin"), User.objects.get(username="owner")
+    services.role_revoke(actor=admin, person=owner, role=Role.IDENTITY_OWNER)
+    services.person_update(actor=admin, profile=owner.profile, employee_id="X-9", manager=None)
+    call_command("seed_demo", stdout=StringIO())
+    owner = Profile.objects.get(user__username="owner")
+    assert not owner.user.groups.exists() and owner.employee_id == "X-9" and owner.manager is None
+
+
+def test_seed_demo_scale_gives_every_person_a_profile(db):
+    call_command("seed_demo", "--scale", "200", stdout=StringIO())
+    assert not User.objects.filter(profile__isnull=True).exists()
+    assert Profile.objects.filter(user__username__startswith="scale-").count() == 200
 
 
 # --- In a browser --------------------------------------------------------------------------------------
