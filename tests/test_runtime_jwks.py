@@ -1,25 +1,34 @@
 """Remote JWKS fetching against a real HTTP server on loopback: limits, redirects, allow-list, throttling."""
 
+import ipaddress
 import json
 import socket
+import ssl
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import jwt
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from jwt.algorithms import ECAlgorithm
 
 from identities.runtime.jwks import FetchRules, JwksFetchError, RemoteJwks, fetch_jwks
 from identities.runtime.keys import JWT_SVID_USE
+from identities.runtime.proofs import ProofError, TrustBundle, verify_jwt_svid
 
-KEY = ECAlgorithm.to_jwk(ec.generate_private_key(ec.SECP256R1()).public_key(), as_dict=True)
+SIGNER = ec.generate_private_key(ec.SECP256R1())
+KEY = ECAlgorithm.to_jwk(SIGNER.public_key(), as_dict=True)
 LOOPBACK = FetchRules(allowed_networks=("127.0.0.1/32",), allow_loopback_http=True, timeout=2.0)
 
 
 class JwksServer:
     """Serves routes from a dict; counts hits so tests can see whether a fetch happened."""
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         self.routes: dict[str, tuple[int, dict[str, str | None], bytes]] = {}
         self.hits: list[str] = []
         server = self
@@ -41,6 +50,8 @@ class JwksServer:
                 pass
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
         self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
@@ -192,3 +203,98 @@ def test_known_keys_survive_a_failed_refresh_but_an_unreachable_source_is_report
         never.jwk("k1")
     with pytest.raises(JwksFetchError):  # still reported while throttled, not silently "unknown kid"
         never.jwk("k1")
+
+
+# HTTPS: the connection goes to the pinned address, the certificate is checked for the host name asked for.
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keys.internal.example")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("keys.internal.example"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return folder
+
+
+@pytest.fixture
+def tls_server(certificate):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificate / "cert.pem", certificate / "key.pem")
+    running = JwksServer(tls=context)
+    running.serve("/bundle", keys("k1"))
+    yield running
+    running.close()
+
+
+def to_loopback(host, port, type=0):
+    return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+
+def test_https_is_fetched_from_the_pinned_address_with_the_certificate_checked_for_the_host(tls_server, certificate):
+    rules = FetchRules(("127.0.0.1/32",), ca_file=str(certificate / "cert.pem"))
+    url = f"https://keys.internal.example:{tls_server.httpd.server_address[1]}/bundle"
+    assert fetch_jwks(url, rules, resolver=to_loopback)["keys"][0]["kid"] == "k1"
+
+
+def test_https_with_a_certificate_for_another_host_or_an_untrusted_issuer_is_refused(tls_server, certificate):
+    port = tls_server.httpd.server_address[1]
+    trusted = FetchRules(("127.0.0.1/32",), ca_file=str(certificate / "cert.pem"))
+    with pytest.raises(JwksFetchError, match=r"could not be read.*match"):
+        fetch_jwks(f"https://impostor.example:{port}/bundle", trusted, resolver=to_loopback)
+    with pytest.raises(JwksFetchError, match="CERTIFICATE_VERIFY_FAILED"):
+        fetch_jwks(f"https://keys.internal.example:{port}/bundle", FetchRules(("127.0.0.1/32",)), resolver=to_loopback)
+
+
+# A proof verified with keys fetched from a URL
+
+
+def svid(kid):
+    claims = {"sub": "spiffe://prod.example.com/agent/a", "aud": "agentiam", "exp": 2_000_000_000}
+    return jwt.encode(claims, SIGNER, algorithm="ES256", headers={"kid": kid})
+
+
+def test_a_jwt_svid_verifies_against_a_bundle_fetched_from_a_url_and_picks_up_a_rotated_key(server):
+    server.serve("/bundle", keys("k1"))
+    clock = Clock()
+    remote = RemoteJwks(server.url("/bundle"), LOOPBACK, use=JWT_SVID_USE, clock=clock)
+    bundles = {"prod.example.com": TrustBundle("prod.example.com", remote, "agentiam")}
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert verify_jwt_svid(svid("k1"), bundles=bundles, now=now).key_id == "k1"
+
+    server.serve("/bundle", keys("k1", "k2"))
+    with pytest.raises(ProofError) as caught:
+        verify_jwt_svid(svid("k2"), bundles=bundles, now=now)  # within the minute: not refetched yet
+    assert caught.value.code == "unknown_kid"
+    clock.now += 60
+    assert verify_jwt_svid(svid("k2"), bundles=bundles, now=now).key_id == "k2"
+
+
+def test_a_proof_whose_keys_cannot_be_fetched_is_refused_with_the_reason(server):
+    remote = RemoteJwks(server.url("/gone"), LOOPBACK, use=JWT_SVID_USE)
+    bundles = {"prod.example.com": TrustBundle("prod.example.com", remote, "agentiam")}
+    with pytest.raises(ProofError) as caught:
+        verify_jwt_svid(svid("k1"), bundles=bundles, now=datetime(2026, 12, 1, tzinfo=UTC))
+    assert caught.value.code == "jwks_unavailable"
+    assert "answered 404" in caught.value.reason

@@ -39,6 +39,7 @@ class FetchRules:
     refresh_interval: float = 60.0
     max_age: float = 3600.0
     allow_loopback_http: bool = False
+    ca_file: str | None = None  # a private CA for internal endpoints (e.g. a SPIRE bundle endpoint)
 
     def networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         return [ipaddress.ip_network(entry, strict=False) for entry in self.allowed_networks if entry != PUBLIC]
@@ -79,7 +80,7 @@ def fetch_jwks(url: str, rules: FetchRules, *, resolver: Resolver = socket.getad
         raise JwksFetchError("a JWKS must be fetched over https")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if parts.scheme == "https":
-        connection: http.client.HTTPConnection = _PinnedHTTPS(host, allowed[0], port, rules.timeout)
+        connection: http.client.HTTPConnection = _PinnedHTTPS(host, allowed[0], port, rules.timeout, rules.ca_file)
     else:
         connection = _PinnedHTTP(host, allowed[0], port, rules.timeout)
     try:
@@ -133,8 +134,8 @@ class _PinnedHTTP(http.client.HTTPConnection):
 
 
 class _PinnedHTTPS(http.client.HTTPSConnection):
-    def __init__(self, host: str, address: str, port: int, timeout: float):
-        self._tls = ssl.create_default_context()
+    def __init__(self, host: str, address: str, port: int, timeout: float, ca_file: str | None):
+        self._tls = ssl.create_default_context(cafile=ca_file)
         super().__init__(host, port, timeout=timeout, context=self._tls)
         self._address = address
 
