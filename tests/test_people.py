@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -34,6 +35,7 @@ DEMO = {
     "analyst": "security_analyst",
     "auditor": "auditor",
 }
+SHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
 READERS = [Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR]
 
 
@@ -390,6 +392,8 @@ def test_an_administrator_finds_a_person_grants_a_role_and_disables_them(live_se
     expect(page.get_by_text("Maya Lindqvist")).to_be_visible()
     page.get_by_role("link", name="Grant role…").click()
     page.get_by_label("Security analyst").check()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "people_role_grant_confirmation.png"), full_page=True)
     page.get_by_role("button", name="Grant role").click()
     expect(page.locator(".toast")).to_contain_text("Security analyst granted to Oliver Grant")
     expect(page.locator(".panel").filter(has_text="Recent activity")).to_contain_text("role.grant")
@@ -398,6 +402,7 @@ def test_an_administrator_finds_a_person_grants_a_role_and_disables_them(live_se
     expect(page.get_by_text("This takes effect immediately")).to_be_visible()
     page.get_by_label("Departed (left the organisation)").check()
     page.get_by_label("Reason").fill("Left the company on 30 November")
+    page.screenshot(path=str(SHOTS / "people_disable_confirmation.png"), full_page=True)
     page.get_by_role("button", name="Disable Oliver Grant").click()
     expect(page.locator(".alert-warn")).to_contain_text("Departed")
     assert Profile.objects.get(user__username="oliver").status == PersonStatus.DEPARTED
