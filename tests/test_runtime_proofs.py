@@ -212,6 +212,11 @@ def test_a_spiffe_id_with_a_query_is_refused():
     assert "query" in error.reason
 
 
+def test_a_trust_domain_id_without_a_workload_path_is_refused():
+    error = refused("invalid_spiffe_id", verify, svid({"sub": "spiffe://prod.example.com"}))
+    assert "path" in error.reason
+
+
 def test_an_unknown_or_missing_kid_is_refused():
     refused("unknown_kid", verify, svid(kid="rotated-away"))
     token = jwt.encode({"sub": SPIFFE_ID, "aud": AUDIENCE, "exp": T + 60}, RSA_KEY, algorithm="RS256")

@@ -136,6 +136,8 @@ def verify_jwt_svid(
         spiffe_id = parse_spiffe_id(sub)
     except InvalidSpiffeId as error:
         raise ProofError("invalid_spiffe_id", f"`sub` is not a valid SPIFFE ID: {error}") from None
+    if not spiffe_id.path:
+        raise ProofError("invalid_spiffe_id", "`sub` names a trust domain, not a workload (a path is required)")
     bundle = bundles.get(spiffe_id.trust_domain)
     if bundle is None or bundle.trust_domain != spiffe_id.trust_domain:
         raise ProofError(
