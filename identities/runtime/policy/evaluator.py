@@ -41,6 +41,7 @@ class Decision:
     errors: list[str] = field(default_factory=list)
     version: str = ""
     # The evaluated request as the decision log stores it, so a draft can be replayed against it later.
+    # Its entity documents are shared with the evaluator's cache: serialise them, never mutate them.
     evaluated: dict[str, Any] = field(default_factory=dict)
 
 
