@@ -263,3 +263,16 @@ def test_only_the_person_or_an_administrator_may_remove_an_authenticator():
         services.second_factor_remove(actor=other, user=owner)
     assert services.second_factor_remove(actor=admin, user=owner) == 1
     assert AuditEntry.objects.get(action="auth.second_factor.remove").changes["by_self"] is False
+
+
+def test_wrong_codes_slow_down_further_attempts(client):
+    admin = make_person("ada", Role.ADMINISTRATOR)
+    device = with_device(admin)
+    password_sign_in(client, "ada")
+    right = totp_code(device)
+    client.post(reverse("second_factor_verify"), {"code": f"{(int(right) + 1) % 1_000_000:06d}"})
+    # django-otp doubles the wait after each wrong code (1 s, 2 s, 4 s…); a right code inside it is refused.
+    response = client.post(reverse("second_factor_verify"), {"code": right})
+    assert response.status_code == 400
+    assert services.CODE_THROTTLED.format(wait="1 second").encode() in response.content
+    assert client.get("/").status_code == 302

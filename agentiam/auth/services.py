@@ -26,7 +26,7 @@ from identities.models import SSOLink
 User = get_user_model()
 
 CODE_WRONG = "That code is not right. Enter the code your authenticator app shows now."
-CODE_THROTTLED = "Too many wrong codes. Wait {seconds} seconds, then enter the code your app shows now."
+CODE_THROTTLED = "Too many wrong codes. Wait {wait}, then enter the code your app shows now."
 ENROL_ALREADY = "You already have an authenticator. Remove it first to enrol a new one."
 NO_DEVICE = "There is no authenticator to remove."
 REMOVE_NOT_ALLOWED = "Only the person themselves or an administrator may remove an authenticator."
@@ -61,7 +61,7 @@ def _throttled(device: TOTPDevice) -> ValidationError | None:
     wait = 1
     if info and info.get("locked_until"):
         wait = max(1, int((info["locked_until"] - timezone.now()).total_seconds()) + 1)
-    return ValidationError({"code": [CODE_THROTTLED.format(seconds=wait)]})
+    return ValidationError({"code": [CODE_THROTTLED.format(wait=f"{wait} second{'s' if wait != 1 else ''}")]})
 
 
 def check_code(*, user, device: TOTPDevice, code: str, request=None, purpose: str) -> TOTPDevice:
