@@ -39,6 +39,7 @@ ROLE_LABELS = {
     Role.AUDITOR: "Auditor",
 }
 ALL_ROLES = frozenset(Role)
+ROLE_VALUES = tuple(role.value for role in Role)  # the choice list of serializers (one OpenAPI enum)
 # Roles that see everything, read-only at least.
 SEE_EVERYTHING = frozenset({Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR})
 # Roles whose sign-in always needs a second factor (no setting turns this off).

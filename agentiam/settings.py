@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # its widget templates, for FORM_RENDERER below
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -109,6 +110,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Oversized bodies (413), NUL characters (400) and the JSON error shape under /api/, before any view.
+    "agentiam.middleware.RequestGuardMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -121,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "agentiam.middleware.HtmxToastMiddleware",  # after messages and htmx: messages → HX-Trigger toasts
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
@@ -139,6 +143,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "csp.context_processors.nonce",
                 "agentiam.context_processors.product",
+                "agentiam.context_processors.shell",
             ],
         },
     }
@@ -306,6 +311,9 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CSRF_COOKIE_SAMESITE = "Lax"
+# JSON in the API error shape under /api/, a page that says what to do elsewhere.
+CSRF_FAILURE_VIEW = "agentiam.views.csrf_failure"
+FORM_RENDERER = "agentiam.forms.FormRenderer"
 SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=300)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
 # Database sessions that record their person, so disabling a person ends all their sessions at once.
@@ -379,7 +387,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "agentiam.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "agentiam.api.errors.exception_handler",
+    # Keyset pagination by default (no COUNT(*), stable under inserts); page numbers only for small lists.
+    "DEFAULT_PAGINATION_CLASS": "agentiam.api.pagination.CursorPagination",
+    "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
 }
@@ -391,6 +403,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The schema and its docs are public and the same for everyone: no authentication on those two views.
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # One name per choice set used in several serializers.
+    "ENUM_NAME_OVERRIDES": {"RoleEnum": "agentiam.permissions.ROLE_VALUES"},
 }
 
 # --- Logging ----------------------------------------------------------------------------------------------

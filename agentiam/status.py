@@ -8,7 +8,9 @@ from datetime import datetime
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.db import connection
+from django.db.models import Count
 from django.utils import timezone
 
 from agentiam.models import Heartbeat
@@ -22,7 +24,6 @@ class SystemStatus:
     broker_ok: bool
     broker_error: str
     worker_last_seen: datetime | None
-    persons: int
 
     @property
     def worker_age(self) -> float | None:
@@ -50,5 +51,30 @@ def system_status() -> SystemStatus:
         broker_ok=broker_ok,
         broker_error=broker_error,
         worker_last_seen=beat,
-        persons=get_user_model().objects.filter(is_active=True).count(),
     )
+
+
+@dataclass(frozen=True)
+class PersonsSummary:
+    active: int
+    total: int
+    by_status: list[tuple[str, str, int]]  # (status, label, count), every status listed, zeros included
+
+
+def persons_summary() -> PersonsSummary:
+    """Persons by profile status, in one grouped query. The profile lives in `identities`, which this
+    package does not import: it is reached through the user's reverse relation."""
+    users = get_user_model().objects
+    try:
+        status_field = users.model._meta.get_field("profile").related_model._meta.get_field("status")
+    except FieldDoesNotExist:
+        total = users.count()
+        active = users.filter(is_active=True).count()
+        return PersonsSummary(active=active, total=total, by_status=[("active", "Active", active)])
+    counts = {row["profile__status"]: row["n"] for row in users.values("profile__status").annotate(n=Count("id"))}
+    by_status = [(value, label, counts.get(value, 0)) for value, label in status_field.choices]
+    known = {value for value, _label in status_field.choices}
+    unknown = sum(n for value, n in counts.items() if value not in known)
+    if unknown:
+        by_status.append(("none", "No profile", unknown))
+    return PersonsSummary(active=counts.get("active", 0), total=sum(counts.values()), by_status=by_status)

@@ -8,4 +8,11 @@ urlpatterns = [
     path("", include("agentiam.auth.urls")),  # sign-in, second factor, step-up, single sign-on
     path("", include("identities.urls")),
     path("api/", include("agentiam.api.urls")),  # /api/v1/ (every app's api module), schema, docs
+    path("audit/", include("audit.urls")),
 ]
+
+# JSON in the API error shape under /api/, HTML pages elsewhere (agentiam.views).
+handler400 = "agentiam.views.bad_request"
+handler403 = "agentiam.views.permission_denied"
+handler404 = "agentiam.views.page_not_found"
+handler500 = "agentiam.views.server_error"
