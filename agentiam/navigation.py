@@ -27,10 +27,22 @@ def register(entry: NavEntry) -> None:
         NAV.append(entry)
 
 
+# Sections appear in this order (others, added later, go between Governance and Administration).
+SECTION_ORDER = ("Overview", "Identities", "Access", "Governance", "Administration", "Account")
+
+
+def _section_rank(name: str) -> int:
+    if name in SECTION_ORDER:
+        return SECTION_ORDER.index(name) * 10
+    return SECTION_ORDER.index("Administration") * 10 - 5
+
+
 def navigation_for(request) -> list[dict]:
-    """Sections with the entries this person may open, in declaration order."""
+    """Sections with the entries this person may open. The current page's entry is active: the one whose
+    view answered, or else the one whose URL is the longest prefix of the path (an entry's detail pages)."""
     roles = roles_of(request.user)
-    current = request.resolver_match.url_name if request.resolver_match else None
+    match = request.resolver_match
+    current = match.view_name if match else None
     sections: dict[str, list[dict]] = {}
     for entry in NAV:
         if entry.roles is not None and not (roles & entry.roles):
@@ -42,7 +54,13 @@ def navigation_for(request) -> list[dict]:
         sections.setdefault(entry.section, []).append(
             {"label": entry.label, "url": url, "active": entry.url_name == current}
         )
-    return [{"name": name, "entries": entries} for name, entries in sections.items()]
+    entries = [item for items in sections.values() for item in items]
+    if not any(item["active"] for item in entries):
+        prefixed = [item for item in entries if item["url"] != "/" and request.path.startswith(item["url"])]
+        if prefixed:
+            max(prefixed, key=lambda item: len(item["url"]))["active"] = True
+    ordered = sorted(sections.items(), key=lambda pair: _section_rank(pair[0]))
+    return [{"name": name, "entries": items} for name, items in ordered]
 
 
 __all__ = ["ALL_ROLES", "NAV", "NavEntry", "navigation_for", "register"]

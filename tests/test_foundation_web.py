@@ -2,7 +2,10 @@ import pytest
 from django.urls import reverse
 
 from agentiam.models import Heartbeat
+from agentiam.permissions import Role
+from tests.cast import make_person
 from tests.factories import UserFactory
+from tests.support import sign_in
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +26,8 @@ def test_login_page_renders_with_a_strict_content_security_policy(client):
 
 
 def test_a_person_signs_in_and_sees_live_platform_status(client):
-    UserFactory(username="dana")
+    # Platform status is for the roles that see everything (an outsider's dashboard leaves it out).
+    make_person("dana", Role.AUDITOR)
     response = client.post(reverse("login"), {"username": "dana", "password": "agentiam-demo-2026"})
     assert response.status_code == 302 and response["Location"] == "/"
     page = client.get("/")
@@ -36,8 +40,8 @@ def test_dashboard_shows_the_recorded_worker_heartbeat(client, django_assert_max
     from django.utils import timezone
 
     Heartbeat.objects.create(component="worker", last_seen=timezone.now())
-    client.force_login(UserFactory())
-    with django_assert_max_num_queries(6):
+    sign_in(client, make_person("watcher", Role.AUDITOR))
+    with django_assert_max_num_queries(8):
         page = client.get("/")
     assert b"alive" in page.content
 
