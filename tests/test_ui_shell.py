@@ -288,3 +288,17 @@ def test_the_dashboard_query_count_is_pinned(client, cast, django_assert_max_num
     # session, person, second-factor device, roles, heartbeat, persons by status, audit count, latest entries
     with django_assert_max_num_queries(8):
         client.get("/")
+
+
+def test_the_audit_count_on_the_dashboard_is_bounded_on_a_busy_trail(client, cast, monkeypatch):
+    import audit.views
+
+    monkeypatch.setattr(audit.views, "COUNT_CAP", 2)
+    for n in range(3):
+        with transaction.atomic():
+            audit_record(actor=None, action=f"test.busy.{n}")
+    sign_in(client, cast.auditor)
+    response = client.get("/")
+    audit_panel = next(panel for panel in response.context["panels"] if panel["key"] == "audit")
+    assert audit_panel["last_day"] == 2 and audit_panel["last_day_capped"]
+    assert '<span class="stat-value">2+</span>' in response.content.decode()
