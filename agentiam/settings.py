@@ -87,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.contrib.postgres",
     "django.forms",  # its widget templates, for FORM_RENDERER below
     "rest_framework",
     "drf_spectacular",

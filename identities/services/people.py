@@ -22,6 +22,7 @@ from identities.models import (
     Profile,
     person_name,
 )
+from identities.services.identity import identities_refresh_owned_by
 from identities.sessions import end_sessions_of
 from identities.tokens import new_secret
 
@@ -184,6 +185,7 @@ def person_disable(
     tokens = ApiToken.objects.usable().filter(user_id=profile.user_id)
     revoked = list(tokens.values_list("prefix", flat=True))
     tokens.update(revoked_at=now, revoked_by=actor, revoked_reason=f"person {status}")
+    orphaned = identities_refresh_owned_by(profile.user)
     audit_record(
         actor=actor,
         action="person.disable",
@@ -193,6 +195,7 @@ def person_disable(
             "reason": reason,
             "sessions_ended": sessions,
             "tokens_revoked": revoked,
+            "identities_rechecked": orphaned,
         },
         request=request,
     )
@@ -213,6 +216,7 @@ def person_enable(*, actor, profile: Profile, reason: str, request: HttpRequest 
     profile.status, profile.status_reason, profile.status_changed_at = PersonStatus.ACTIVE, reason, timezone.now()
     profile.save(update_fields=["status", "status_reason", "status_changed_at", "updated_at"])
     User.objects.filter(pk=profile.user_id).update(is_active=True)
+    identities_refresh_owned_by(profile.user)
     audit_record(
         actor=actor,
         action="person.enable",
