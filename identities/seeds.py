@@ -68,10 +68,13 @@ def demo(out) -> list[str]:
         # Grant the demo role only to someone who has none and whose roles nobody has changed since.
         if not user.groups.exists() and not _changed_by_someone(profile, "role."):
             user.groups.add(Group.objects.get_or_create(name=role.value)[0])
+    from identities.demo_registry import seed as seed_registry
+
+    estate = seed_registry(password)
     lines = [f"Demo logins (password: {password}):"]
     for username, first, last, _, role, *_ in DEMO_PEOPLE:
         lines.append(f"  {username:<11} {first} {last}, {role.label.lower()}")
-    return lines
+    return lines + estate
 
 
 def scale(n: int, out) -> None:

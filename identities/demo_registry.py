@@ -1,0 +1,619 @@
+"""The demo estate: systems and tools, agents and service accounts across risk tiers, clouds and
+environments, owners (and orphans), acceptable use, standing and JIT access, an exception, static and
+short-lived credentials, fan-out and a suspension — written through the services, so the audit trail tells
+its story. Seeded once: if the estate exists, nothing is added or reset."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from itertools import cycle
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
+
+from agentiam.permissions import Role
+from identities import services
+from identities.models import Identity, PersonStatus, Profile, System, Tool, Workflow
+
+DEMO_PREFIX = "demo:"
+TRUST_DOMAIN = "acme.example"
+
+SYSTEMS = [
+    # key, name, kind, vendor, tools: (key, name, actions, sensitivity, data class, production, prod secrets, 3rd party)
+    (
+        "github",
+        "GitHub",
+        "saas",
+        "GitHub",
+        [
+            ("github.read_repository", "Read repository", ["read"], "low", "internal", False, False, True),
+            (
+                "github.create_pull_request",
+                "Create pull request",
+                ["read", "write"],
+                "medium",
+                "internal",
+                False,
+                False,
+                True,
+            ),
+            (
+                "github.merge_pull_request",
+                "Merge pull request",
+                ["write", "admin"],
+                "high",
+                "internal",
+                True,
+                False,
+                True,
+            ),
+            (
+                "github.manage_secrets",
+                "Manage Actions secrets",
+                ["read", "write", "admin"],
+                "critical",
+                "restricted",
+                True,
+                True,
+                True,
+            ),
+        ],
+    ),
+    (
+        "aws-prod",
+        "AWS production account",
+        "cloud_account",
+        "Amazon Web Services",
+        [
+            ("aws.s3.read_object", "Read S3 object", ["read"], "medium", "confidential", True, False, False),
+            (
+                "aws.ec2.modify_instance",
+                "Modify EC2 instance",
+                ["read", "write", "admin"],
+                "high",
+                "internal",
+                True,
+                False,
+                False,
+            ),
+            (
+                "aws.secretsmanager.get_secret",
+                "Get secret value",
+                ["read"],
+                "critical",
+                "restricted",
+                True,
+                True,
+                False,
+            ),
+            ("aws.iam.attach_policy", "Attach IAM policy", ["admin"], "critical", "restricted", True, False, False),
+        ],
+    ),
+    (
+        "jira",
+        "Jira MCP server",
+        "mcp_server",
+        "Atlassian",
+        [
+            ("jira.search_issues", "Search issues", ["read"], "low", "internal", False, False, True),
+            ("jira.create_issue", "Create issue", ["write"], "low", "internal", False, False, True),
+        ],
+    ),
+    (
+        "orders-db",
+        "Orders database",
+        "database",
+        "",
+        [
+            ("orders.query", "Query orders", ["read"], "medium", "confidential", True, False, False),
+            ("orders.refund", "Issue refund", ["write", "execute"], "high", "confidential", True, False, False),
+        ],
+    ),
+    (
+        "slack",
+        "Slack",
+        "saas",
+        "Slack",
+        [
+            ("slack.post_message", "Post message", ["write"], "low", "internal", False, False, True),
+            ("slack.read_channel", "Read channel history", ["read"], "medium", "confidential", False, False, True),
+        ],
+    ),
+    (
+        "k8s-prod",
+        "Kubernetes production cluster",
+        "cloud_account",
+        "",
+        [
+            ("k8s.get_pods", "Get pods", ["read"], "low", "internal", True, False, False),
+            (
+                "k8s.apply_manifest",
+                "Apply manifest",
+                ["read", "write", "admin"],
+                "critical",
+                "internal",
+                True,
+                False,
+                False,
+            ),
+            ("k8s.exec", "Exec into pod", ["execute"], "critical", "restricted", True, True, False),
+        ],
+    ),
+    (
+        "warehouse",
+        "Analytics warehouse",
+        "database",
+        "Snowflake",
+        [
+            ("warehouse.query", "Run SQL query", ["read"], "medium", "confidential", False, False, True),
+        ],
+    ),
+]
+
+EXTRA_OWNERS = [
+    ("nadia", "Nadia", "Petrova", "Staff ML engineer"),
+    ("tom", "Tom", "Becker", "Site reliability engineer"),
+    ("lars", "Lars", "Holm", "Data engineer"),  # departs: his identities end up orphaned
+]
+
+# name, kind, environment, hosting, account, region, exposure, capabilities, (provider, model), owner, workflows
+HAND_MADE = [
+    (
+        "triage-bot",
+        "agent",
+        "prod",
+        "aws",
+        "123456789012",
+        "eu-west-1",
+        "customer_facing",
+        ["internet_egress", "long_term_memory"],
+        ("anthropic", "claude-sonnet-4"),
+        "owner",
+        ["support-intake"],
+    ),
+    (
+        "code-review-agent",
+        "agent",
+        "prod",
+        "gcp",
+        "acme-dev-tools",
+        "europe-west4",
+        "internal",
+        ["generates_code"],
+        ("openai", "gpt-5"),
+        "owner",
+        ["pull-request-review"],
+    ),
+    (
+        "release-captain",
+        "agent",
+        "prod",
+        "aws",
+        "123456789012",
+        "us-east-1",
+        "internal",
+        ["modifies_infrastructure", "generates_code", "production_secrets"],
+        ("anthropic", "claude-opus-4"),
+        "owner",
+        ["release-train"],
+    ),
+    (
+        "refund-assistant",
+        "agent",
+        "prod",
+        "azure",
+        "sub-payments-prod",
+        "westeurope",
+        "customer_facing",
+        ["delegates"],
+        ("azure.ai.openai", "gpt-4.1"),
+        "nadia",
+        ["refunds", "support-intake"],
+    ),
+    (
+        "refund-policy-checker",
+        "agent",
+        "prod",
+        "azure",
+        "sub-payments-prod",
+        "westeurope",
+        "internal",
+        [],
+        ("azure.ai.openai", "gpt-4.1-mini"),
+        "nadia",
+        ["refunds"],
+    ),
+    (
+        "infra-drift-fixer",
+        "agent",
+        "staging",
+        "aws",
+        "210987654321",
+        "eu-central-1",
+        "internal",
+        ["modifies_infrastructure"],
+        ("anthropic", "claude-sonnet-4"),
+        None,
+        ["drift-remediation"],
+    ),
+    (
+        "sales-research-agent",
+        "agent",
+        "dev",
+        "on_prem",
+        "dc-ams-1",
+        "",
+        "internal",
+        ["internet_egress"],
+        ("mistral_ai", "mistral-large"),
+        "tom",
+        ["lead-research"],
+    ),
+    (
+        "docs-summariser",
+        "agent",
+        "test",
+        "gcp",
+        "acme-sandbox",
+        "us-central1",
+        "internal",
+        [],
+        ("gcp.vertex_ai", "gemini-2.5-pro"),
+        "owner",
+        ["knowledge-base"],
+    ),
+    (
+        "oncall-copilot",
+        "agent",
+        "prod",
+        "aws",
+        "123456789012",
+        "eu-west-1",
+        "internal",
+        ["production_secrets"],
+        ("anthropic", "claude-sonnet-4"),
+        "tom",
+        ["incident-response"],
+    ),
+    (
+        "warehouse-analyst",
+        "agent",
+        "prod",
+        "gcp",
+        "acme-analytics",
+        "europe-west1",
+        "internal",
+        ["long_term_memory"],
+        ("openai", "gpt-5-mini"),
+        "lars",
+        ["weekly-metrics"],
+    ),
+    (
+        "ci-deployer",
+        "service_account",
+        "prod",
+        "aws",
+        "123456789012",
+        "eu-west-1",
+        "internal",
+        ["modifies_infrastructure"],
+        ("", ""),
+        "tom",
+        ["release-train"],
+    ),
+    ("backup-runner", "service_account", "prod", "on_prem", "dc-fra-2", "", "internal", [], ("", ""), "lars", []),
+    (
+        "metrics-exporter",
+        "service_account",
+        "staging",
+        "gcp",
+        "acme-analytics",
+        "europe-west1",
+        "internal",
+        [],
+        ("", ""),
+        "lars",
+        ["weekly-metrics"],
+    ),
+]
+
+TEAMS = ["payments", "support", "platform", "growth", "security", "data"]
+PURPOSES = [
+    ("ticket-router", ["long_term_memory"], ("anthropic", "claude-haiku-4")),
+    ("sql-analyst", [], ("openai", "gpt-5-mini")),
+    ("runbook-executor", ["modifies_infrastructure"], ("anthropic", "claude-sonnet-4")),
+    ("pr-author", ["generates_code"], ("openai", "gpt-5")),
+    ("web-researcher", ["internet_egress"], ("mistral_ai", "mistral-medium")),
+]
+PLACES = [
+    ("aws", "123456789012", "eu-west-1"),
+    ("gcp", "acme-prod", "europe-west4"),
+    ("azure", "sub-core-prod", "northeurope"),
+    ("on_prem", "dc-ams-1", ""),
+]
+
+
+def _person(username, first, last, title, password):
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        user = User.objects.create_user(
+            username=username,
+            password=password,
+            first_name=first,
+            last_name=last,
+            email=f"{first.lower()}.{last.lower()}@example.com",
+        )
+        Profile.objects.filter(user=user).update(job_title=title)
+        user.groups.add(Group.objects.get_or_create(name=Role.IDENTITY_OWNER.value)[0])
+    return user
+
+
+def _fingerprint(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def seed(password: str) -> list[str]:
+    if Identity.objects.filter(external_id__startswith=DEMO_PREFIX).exists():
+        return []
+    User = get_user_model()
+    admin, owner, manager, analyst = (User.objects.get(username=u) for u in ("admin", "owner", "manager", "analyst"))
+    people = {"owner": owner}
+    for username, first, last, title in EXTRA_OWNERS:
+        people[username] = _person(username, first, last, title, password)
+        Profile.objects.filter(user=people[username], manager__isnull=True).update(manager=manager)
+    now = timezone.now()
+
+    tools: dict[str, Tool] = {}
+    for key, name, kind, vendor, tool_rows in SYSTEMS:
+        system = System.objects.filter(name=name).first() or services.system_create(
+            actor=admin, name=name, kind=kind, vendor=vendor, external_id=f"{DEMO_PREFIX}system:{key}"
+        )
+        for tkey, tname, actions, sensitivity, data_class, prod, secrets, third in tool_rows:
+            tools[tkey] = Tool.objects.filter(key=tkey).first() or services.tool_create(
+                actor=admin,
+                system=system,
+                key=tkey,
+                name=tname,
+                actions=actions,
+                sensitivity=sensitivity,
+                data_class=data_class,
+                production=prod,
+                production_secrets=secrets,
+                third_party=third,
+                external_id=f"{DEMO_PREFIX}tool:{tkey}",
+            )
+
+    rows = list(HAND_MADE)
+    owners = cycle(["owner", "nadia", "tom", "lars", "owner", "nadia"])
+    places = cycle(PLACES)
+    envs = cycle(["prod", "staging", "dev", "prod", "test"])
+    for team in TEAMS:
+        for purpose, caps, model in PURPOSES:
+            hosting, account, region = next(places)
+            rows.append(
+                (
+                    f"{team}-{purpose}",
+                    "agent",
+                    next(envs),
+                    hosting,
+                    account,
+                    region,
+                    "customer_facing" if team == "support" else "internal",
+                    caps,
+                    model,
+                    next(owners),
+                    [f"{team}-{purpose.split('-')[0]}"],
+                )
+            )
+
+    identities: dict[str, Identity] = {}
+    workflows: dict[str, Workflow] = {}
+    for name, kind, env, hosting, account, region, exposure, caps, (provider, model), owner_name, wfs in rows:
+        creator = people[owner_name] if owner_name else admin
+        identity = services.identity_create(
+            actor=creator,
+            accountable_owner=people[owner_name] if owner_name else None,
+            kind=kind,
+            name=name,
+            description=f"{name.replace('-', ' ').capitalize()} ({'agent' if kind == 'agent' else 'service account'})",
+            environment=env,
+            hosting=hosting,
+            cloud_account=account,
+            region=region,
+            exposure=exposure,
+            capabilities=caps,
+            model_provider=provider,
+            model_name=model,
+            external_id=f"{DEMO_PREFIX}{name}",
+            source_repository=f"github.com/acme/{name}",
+            allowed_image_digests=["sha256:" + _fingerprint(name + "-image")],
+        )
+        identities[name] = identity
+        actor = people[owner_name] if owner_name else admin
+        services.identifier_add(
+            identity=identity,
+            actor=actor,
+            kind="spiffe",
+            value=f"spiffe://{TRUST_DOMAIN}/{'agent' if kind == 'agent' else 'svc'}/{name}",
+        )
+        for wf in wfs:
+            workflow = (
+                workflows.get(wf)
+                or Workflow.objects.get_or_create(
+                    name=wf, defaults={"description": f"The {wf.replace('-', ' ')} workflow"}
+                )[0]
+            )
+            workflows[wf] = workflow
+            services.workflow_attach(identity=identity, workflow=workflow, actor=actor)
+        if owner_name and kind == "agent" and name not in ("sales-research-agent", "growth-web-researcher"):
+            expired = name in ("docs-summariser", "data-sql-analyst")
+            services.aup_add_version(
+                identity=identity,
+                actor=people[owner_name],
+                purpose=f"Act as the {name.replace('-', ' ')} within its workflow; no other use.",
+                allowed_tools=sorted(
+                    {t.split(".")[0] + ".*" for t in tools if t.startswith(("jira", "github", "slack"))}
+                ),
+                data_classes=["internal", "confidential"],
+                prohibited_actions="No changes outside its workflow.",
+                human_in_the_loop="A person approves any write to production.",
+                valid_from=now - timedelta(days=200 if expired else 20),
+                valid_until=now - timedelta(days=10) if expired else now + timedelta(days=180),
+            )
+
+    def read(name, tool, scope=None):
+        identity = identities[name]
+        owner_of = next((p for p in people.values() if services.is_current_owner(identity, p)), None)
+        services.entitlement_grant(
+            identity=identity,
+            tool=tools[tool],
+            action="read",
+            actor=owner_of or admin,
+            scope=scope or {},
+            reason="Needed for its workflow",
+        )
+
+    read("triage-bot", "jira.search_issues")
+    read("triage-bot", "slack.read_channel", {"channel": "support-*"})
+    read("code-review-agent", "github.read_repository", {"repo": "acme/*"})
+    read("release-captain", "github.read_repository", {"repo": "acme/**"})
+    read("refund-assistant", "orders.query", {"region": "eu-*"})
+    read("refund-policy-checker", "orders.query")
+    read("oncall-copilot", "k8s.get_pods", {"namespace": "payments"})
+    read("oncall-copilot", "aws.secretsmanager.get_secret", {"secret": "oncall/*"})
+    read("warehouse-analyst", "warehouse.query")
+    read("docs-summariser", "jira.search_issues")
+    read("infra-drift-fixer", "aws.s3.read_object", {"bucket": "terraform-state"})
+    for team in TEAMS:
+        read(f"{team}-sql-analyst", "warehouse.query", {"schema": team})
+        read(f"{team}-ticket-router", "jira.search_issues", {"project": team.upper()})
+        read(f"{team}-pr-author", "github.read_repository", {"repo": f"acme/{team}-*"})
+
+    services.entitlement_grant(
+        identity=identities["code-review-agent"],
+        tool=tools["github.create_pull_request"],
+        action="write",
+        actor=admin,
+        scope={"repo": "acme/*"},
+        reason="Posts review comments",
+        exception_reason="Review comments only; PR creation monitored by the platform team",
+        exception_until=now + timedelta(days=60),
+    )
+    services.entitlement_grant(
+        identity=identities["release-captain"],
+        tool=tools["k8s.apply_manifest"],
+        action="write",
+        actor=admin,
+        scope={"namespace": "release-*"},
+        reason="Rolls out approved releases",
+        exception_reason="Release automation, approved by the change board (CAB-2291)",
+        exception_until=now + timedelta(days=30),
+    )
+    services.entitlement_grant(
+        identity=identities["ci-deployer"],
+        tool=tools["aws.ec2.modify_instance"],
+        action="write",
+        actor=admin,
+        reason="Deploys application servers",
+        exception_reason="Legacy deploy path until the GitOps migration (PLAT-88)",
+        exception_until=now + timedelta(days=45),
+    )
+
+    task = services.task_open(identity=identities["oncall-copilot"], name="INC-4821 restart payments workers")
+    services.grant_create(
+        identity=identities["oncall-copilot"],
+        task=task,
+        entries=[(tools["k8s.apply_manifest"], "write", {"namespace": "payments"})],
+        ends_at=now + timedelta(minutes=45),
+        actor=manager,
+        reason="Approved for incident INC-4821",
+    )
+    task = services.task_open(identity=identities["refund-assistant"], name="refund batch 2026-11-28")
+    services.grant_create(
+        identity=identities["refund-assistant"],
+        task=task,
+        entries=[(tools["orders.refund"], "execute", {"region": "eu-*"})],
+        ends_at=now + timedelta(minutes=30),
+        actor=manager,
+        reason="Daily refund batch",
+    )
+
+    old = now - timedelta(days=240)
+    creds = [
+        ("triage-bot Jira API key", "api_key", ["triage-bot"], True, None, "vault", "kv/agents/triage-bot/jira", old),
+        ("release-captain deploy key", "ssh_key", ["release-captain"], True, None, "vault", "kv/release/deploy", old),
+        (
+            "shared analytics password",
+            "password",
+            ["warehouse-analyst", "metrics-exporter"],
+            True,
+            None,
+            "env_var",
+            "WAREHOUSE_PASSWORD",
+            now - timedelta(days=400),
+        ),
+        ("oncall-copilot SVID", "jwt_svid", ["oncall-copilot"], False, 300, "managed_identity", "spire-agent", now),
+        (
+            "refund-assistant SVID",
+            "x509_svid",
+            ["refund-assistant"],
+            False,
+            3600,
+            "managed_identity",
+            "spire-agent",
+            now,
+        ),
+        (
+            "ci-deployer OIDC federation",
+            "oidc_federation",
+            ["ci-deployer"],
+            False,
+            900,
+            "managed_identity",
+            "github-actions → aws",
+            now,
+        ),
+        (
+            "code-review GitHub app secret",
+            "oauth_client_secret",
+            ["code-review-agent"],
+            True,
+            None,
+            "secrets_manager",
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:code-review",
+            now - timedelta(days=30),
+        ),
+    ]
+    for name, kind, holders, static, ttl, storage, location, issued in creds:
+        holder_objs = [identities[h] for h in holders]
+        owner_of = next((p for p in people.values() if services.is_current_owner(holder_objs[0], p)), admin)
+        actor = owner_of if all(services.is_current_owner(h, owner_of) for h in holder_objs) else admin
+        services.credential_register(
+            actor=actor,
+            holders=holder_objs,
+            name=name,
+            kind=kind,
+            fingerprint=_fingerprint(name),
+            is_static=static,
+            ttl_seconds=ttl,
+            storage_kind=storage,
+            storage_location=location,
+            issued_at=issued,
+            external_id=f"{DEMO_PREFIX}credential:{name}",
+        )
+
+    services.identity_suspend(
+        identity=identities["security-web-researcher"],
+        actor=analyst,
+        reason="Unexpected egress to a paste site; under investigation (SEC-311)",
+    )
+    services.person_disable(
+        actor=admin,
+        profile=Profile.objects.get(user=people["lars"]),
+        status=PersonStatus.DEPARTED,
+        reason="Left the company on 2026-11-20",
+    )
+    return [f"Demo estate: {Identity.objects.count()} identities, {Tool.objects.count()} tools"]
