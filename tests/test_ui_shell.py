@@ -21,6 +21,7 @@ import agentiam.urls
 from agentiam.models import Heartbeat
 from agentiam.permissions import Role, public, roles_required
 from agentiam.views import server_error
+from audit.models import AuditEntry
 from audit.trail import audit_record
 from identities.models import PersonStatus, Profile
 from tests.cast import make_person
@@ -122,7 +123,8 @@ def test_a_person_without_a_role_sees_no_role_in_the_top_bar(client, cast):
 
 @pytest.mark.parametrize("url", ["/", "/audit/", "/accounts/login/", "/no-such-page/"])
 def test_pages_carry_no_inline_script_style_or_event_handler(client, cast, url):
-    sign_in(client, cast.auditor) if url != "/accounts/login/" else None
+    if url != "/accounts/login/":
+        sign_in(client, cast.auditor)
     response = client.get(url)
     html = response.content.decode()
     assert all(' src="' in tag.split(">")[0] for tag in html.split("<script")[1:]), "an inline <script>"
@@ -267,8 +269,6 @@ def test_the_dashboard_numbers_are_real(client, cast):
     }
     assert {value: count for value, _label, count in persons.by_status} == expected
     assert persons.active == expected["active"] and persons.total == sum(expected.values())
-    from audit.models import AuditEntry
-
     assert panels["audit"]["last_day"] == AuditEntry.objects.count()
     assert panels["audit"]["latest"][0].action in ("test.dashboard", "auth.login")
     assert "Dashboard check" in response.content.decode()
