@@ -102,7 +102,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "agentiam",
-    "agentiam.auth",
+    "identities.signin",
     "audit",
     "identities",
     "reviews",
@@ -120,8 +120,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # Sign-in security: end stale sessions first, then hold every page until the second factor is passed.
-    "agentiam.auth.middleware.SessionTimeoutMiddleware",
-    "agentiam.auth.middleware.SecondFactorMiddleware",
+    "identities.signin.middleware.SessionTimeoutMiddleware",
+    "identities.signin.middleware.SecondFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -281,7 +281,7 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_DISABLE_ACCESS_LOG = True  # the audit trail records sign-ins
 AXES_ENABLE_ADMIN = False
-AXES_LOCKOUT_CALLABLE = "agentiam.auth.views.locked_out"  # a page that says how long to wait
+AXES_LOCKOUT_CALLABLE = "identities.signin.views.locked_out"  # a page that says how long to wait
 AXES_VERBOSE = False
 OTP_TOTP_ISSUER = "AgentIAM"
 STEP_UP_MAX_AGE = env_int("STEP_UP_MAX_AGE", 300, minimum=30, maximum=3600)
@@ -305,7 +305,7 @@ if OIDC_ENABLED:
     OIDC_MFA_ACR_VALUES = env_list("OIDC_MFA_ACR_VALUES")
     OIDC_PROVIDER_NAME = env_str("OIDC_PROVIDER_NAME", "single sign-on")
     LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
-    AUTHENTICATION_BACKENDS.append("agentiam.auth.oidc.SSOBackend")
+    AUTHENTICATION_BACKENDS.append("identities.signin.oidc.SSOBackend")
 
 # --- Sessions, cookies, transport security -------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

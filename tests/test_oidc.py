@@ -15,10 +15,10 @@ from django.core.exceptions import SuspiciousOperation
 from django.test import RequestFactory
 from django.urls import reverse
 
-from agentiam.auth.oidc import SSOBackend, asserts_mfa
 from agentiam.permissions import Role
 from audit.models import AuditEntry
 from identities.models import PersonStatus, Profile, SSOLink
+from identities.signin.oidc import SSOBackend, asserts_mfa
 from tests.cast import make_person
 
 pytestmark = pytest.mark.django_db
@@ -46,7 +46,7 @@ def oidc(settings):
     settings.OIDC_MFA_ACR_VALUES = ["urn:okta:loa:2fa:any"]
     settings.OIDC_PROVIDER_NAME = "Okta"
     settings.LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
-    settings.AUTHENTICATION_BACKENDS = [*settings.AUTHENTICATION_BACKENDS, "agentiam.auth.oidc.SSOBackend"]
+    settings.AUTHENTICATION_BACKENDS = [*settings.AUTHENTICATION_BACKENDS, "identities.signin.oidc.SSOBackend"]
     return settings
 
 
@@ -219,7 +219,7 @@ def test_an_administrator_whose_provider_asserted_mfa_is_not_asked_again(backend
     admin = make_person("dana", Role.ADMINISTRATOR, email="dana@example.com")
     user = sign_in_by_sso(backend, amr=["pwd", "mfa"])
     assert user == admin and user.agentiam_idp_mfa is True
-    client.force_login(user, backend="agentiam.auth.oidc.SSOBackend")
+    client.force_login(user, backend="identities.signin.oidc.SSOBackend")
     assert client.get("/").status_code == 200
     assert AuditEntry.objects.get(action="auth.login").changes == {"method": "sso", "mfa_asserted_by_idp": True}
 
@@ -227,7 +227,7 @@ def test_an_administrator_whose_provider_asserted_mfa_is_not_asked_again(backend
 def test_an_administrator_whose_provider_did_not_assert_mfa_still_owes_the_second_factor(backend, client):
     make_person("dana", Role.ADMINISTRATOR, email="dana@example.com")
     user = sign_in_by_sso(backend, amr=["pwd"])
-    client.force_login(user, backend="agentiam.auth.oidc.SSOBackend")
+    client.force_login(user, backend="identities.signin.oidc.SSOBackend")
     response = client.get("/")
     assert response.status_code == 302 and response["Location"].startswith(reverse("second_factor_enrol"))
 

@@ -10,12 +10,12 @@ from django.test import Client
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agentiam.auth import services
-from agentiam.auth.forms import CODE_FORMAT
-from agentiam.auth.middleware import SECOND_FACTOR_REQUIRED_DETAIL
-from agentiam.auth.views import SESSION_ENROL_KEY
 from agentiam.permissions import Role
 from audit.models import AuditEntry
+from identities.signin import services
+from identities.signin.forms import CODE_FORMAT
+from identities.signin.middleware import SECOND_FACTOR_REQUIRED_DETAIL
+from identities.signin.views import SESSION_ENROL_KEY
 from tests.cast import make_person
 from tests.support import sign_in, totp_code
 

@@ -8,14 +8,14 @@ import pytest
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-from agentiam.auth.middleware import (
+from audit.models import AuditEntry
+from identities.signin.middleware import (
     ACTIVITY_RESOLUTION,
     SESSION_LAST_ACTIVITY,
     SESSION_SIGNED_IN_AT,
     SIGNED_OUT_ABSOLUTE,
     SIGNED_OUT_IDLE,
 )
-from audit.models import AuditEntry
 from tests.factories import UserFactory
 from tests.support import sign_in
 

@@ -13,7 +13,6 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agentiam.auth import services
 from agentiam.permissions import Role
 from agentiam.stepup import (
     SESSION_AT,
@@ -24,6 +23,7 @@ from agentiam.stepup import (
 )
 from audit.models import AuditEntry
 from identities.services import api_token_create
+from identities.signin import services
 from tests.cast import make_person
 from tests.support import sign_in, totp_code
 

@@ -17,7 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
-from agentiam.auth.second_factor import ENROL, pending_step
+from identities.signin.second_factor import ENROL, pending_step
 
 SESSION_SIGNED_IN_AT = "agentiam_signed_in_at"
 SESSION_LAST_ACTIVITY = "agentiam_last_activity"

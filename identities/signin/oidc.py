@@ -20,8 +20,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
-from agentiam.auth import services
 from identities.models import PersonStatus, SSOLink
+from identities.signin import services
 
 LOGGER = logging.getLogger(__name__)
 # Claims only the ID token may supply; userinfo cannot override them.

@@ -22,12 +22,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
-from agentiam.auth import services
-from agentiam.auth.forms import CodeForm, StepUpForm
-from agentiam.auth.second_factor import DEVICE_NAME, confirmed_device, is_satisfied, required_for
 from agentiam.permissions import public, roles_required
 from agentiam.stepup import step_up_remaining, step_up_required
 from audit.models import AuditEntry
+from identities.signin import services
+from identities.signin.forms import CodeForm, StepUpForm
+from identities.signin.second_factor import DEVICE_NAME, confirmed_device, is_satisfied, required_for
 
 SESSION_ENROL_KEY = "agentiam_enrol_key"
 SSO_FAILED = "Single sign-on did not sign you in. Your account may not be linked yet: ask an administrator."

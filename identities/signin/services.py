@@ -17,11 +17,11 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from agentiam.auth.second_factor import DEVICE_NAME, confirmed_device
 from agentiam.permissions import Role, has_role
 from agentiam.stepup import clear_step_up, mark_stepped_up
 from audit.trail import audit_record, audit_record_now
 from identities.models import SSOLink
+from identities.signin.second_factor import DEVICE_NAME, confirmed_device
 
 User = get_user_model()
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agentiam.auth import views
+from identities.signin import views
 
 urlpatterns = [
     path("accounts/login/", views.sign_in, name="login"),

@@ -7,13 +7,13 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from agentiam.auth.middleware import start_session_clock
-from agentiam.auth.second_factor import SESSION_IDP_MFA
-from agentiam.auth.services import person_audit
 from audit.trail import audit_record_now
+from identities.signin.middleware import start_session_clock
+from identities.signin.second_factor import SESSION_IDP_MFA
+from identities.signin.services import person_audit
 
 ATTEMPTED_USERNAME_MAX = 64
-SSO_BACKEND = "agentiam.auth.oidc.SSOBackend"
+SSO_BACKEND = "identities.signin.oidc.SSOBackend"
 
 
 def attempted_username(credentials: dict | None) -> str:
@@ -21,7 +21,7 @@ def attempted_username(credentials: dict | None) -> str:
     return str(value).replace("\x00", "")[:ATTEMPTED_USERNAME_MAX]
 
 
-@receiver(user_logged_in, dispatch_uid="agentiam.auth.login")
+@receiver(user_logged_in, dispatch_uid="identities.signin.login")
 def record_login(sender, request, user, **kwargs):
     method = "sso" if getattr(user, "backend", "") == SSO_BACKEND else "password"
     idp_mfa = bool(getattr(user, "agentiam_idp_mfa", False))
@@ -35,7 +35,7 @@ def record_login(sender, request, user, **kwargs):
     audit_record_now(actor=user, action="auth.login", **person_audit(user), changes=changes, request=request)
 
 
-@receiver(user_logged_out, dispatch_uid="agentiam.auth.logout")
+@receiver(user_logged_out, dispatch_uid="identities.signin.logout")
 def record_logout(sender, request, user, **kwargs):
     if user is None:
         return
@@ -45,7 +45,7 @@ def record_logout(sender, request, user, **kwargs):
     )
 
 
-@receiver(user_login_failed, dispatch_uid="agentiam.auth.login_failed")
+@receiver(user_login_failed, dispatch_uid="identities.signin.login_failed")
 def record_login_failed(sender, credentials, request=None, **kwargs):
     username = attempted_username(credentials)
     audit_record_now(
@@ -59,7 +59,7 @@ def record_login_failed(sender, credentials, request=None, **kwargs):
     )
 
 
-@receiver(user_locked_out, dispatch_uid="agentiam.auth.locked_out")
+@receiver(user_locked_out, dispatch_uid="identities.signin.locked_out")
 def record_lockout(sender, request, username=None, ip_address=None, **kwargs):
     name = attempted_username({"username": username})
     audit_record_now(
