@@ -153,9 +153,9 @@ SYSTEMS = [
 ]
 
 EXTRA_OWNERS = [
-    ("nadia", "Nadia", "Petrova", "Staff ML engineer"),
-    ("tom", "Tom", "Becker", "Site reliability engineer"),
-    ("lars", "Lars", "Holm", "Data engineer"),  # departs: his identities end up orphaned
+    ("nadia", "Nadia", "Petrova", "Staff ML engineer", "E-1007"),
+    ("tom", "Tom", "Becker", "Site reliability engineer", "E-1008"),
+    ("lars", "Lars", "Holm", "Data engineer", "E-1009"),  # departs: his identities end up orphaned
 ]
 
 # name, kind, environment, hosting, account, region, exposure, capabilities, (provider, model), owner, workflows
@@ -335,7 +335,7 @@ PLACES = [
 ]
 
 
-def _person(username, first, last, title, password):
+def _person(username, first, last, title, employee_id, password):
     User = get_user_model()
     user = User.objects.filter(username=username).first()
     if user is None:
@@ -346,7 +346,7 @@ def _person(username, first, last, title, password):
             last_name=last,
             email=f"{first.lower()}.{last.lower()}@example.com",
         )
-        Profile.objects.filter(user=user).update(job_title=title)
+        Profile.objects.filter(user=user).update(job_title=title, employee_id=employee_id)
         user.groups.add(Group.objects.get_or_create(name=Role.IDENTITY_OWNER.value)[0])
     return user
 
@@ -361,8 +361,8 @@ def seed(password: str) -> list[str]:
     User = get_user_model()
     admin, owner, manager, analyst = (User.objects.get(username=u) for u in ("admin", "owner", "manager", "analyst"))
     people = {"owner": owner}
-    for username, first, last, title in EXTRA_OWNERS:
-        people[username] = _person(username, first, last, title, password)
+    for username, first, last, title, employee_id in EXTRA_OWNERS:
+        people[username] = _person(username, first, last, title, employee_id, password)
         Profile.objects.filter(user=people[username], manager__isnull=True).update(manager=manager)
     now = timezone.now()
 
