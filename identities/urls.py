@@ -1,7 +1,9 @@
 from django.urls import path
 
 from agentiam.navigation import NavEntry, register
+from agentiam.permissions import Role
 from identities.views import people, profile
+from identities.views.registry import access, catalog, changes, common, identities, lifecycle
 
 urlpatterns = [
     path("people/", people.people_list, name="people"),
@@ -16,5 +18,48 @@ urlpatterns = [
     path("me/tokens/<uuid:uuid>/revoke/", profile.token_revoke, name="token_revoke"),
 ]
 
+# The registry: identities and what they may do, systems and tools.
+E = "identities/<uuid:uuid>/entitlements/<uuid:entitlement>"
+C = "identities/<uuid:uuid>/credentials/<uuid:credential>"
+urlpatterns += [
+    path("identities/", identities.identity_list, name="identities"),
+    path("identities/mine/", identities.identity_mine, name="identity_mine"),
+    path("identities/new/", identities.identity_create, name="identity_create"),
+    path("identities/transfer/", identities.identity_transfer, name="identity_transfer"),
+    path("identities/<uuid:uuid>/", identities.identity_detail, name="identity"),
+    path("identities/<uuid:uuid>/edit/", identities.identity_edit, name="identity_edit"),
+    path("identities/<uuid:uuid>/suspend/", lifecycle.identity_suspend, name="identity_suspend"),
+    path("identities/<uuid:uuid>/resume/", lifecycle.identity_resume, name="identity_resume"),
+    path("identities/<uuid:uuid>/acceptable-use/new/", changes.aup_create, name="aup_create"),
+    path("identities/<uuid:uuid>/owners/", changes.owner_assign, name="owner_assign"),
+    path("identities/<uuid:uuid>/owners/<uuid:ownership>/end/", changes.owner_end, name="owner_end"),
+    path("identities/<uuid:uuid>/identifiers/", changes.identifier_add, name="identifier_add"),
+    path(
+        "identities/<uuid:uuid>/identifiers/<uuid:identifier>/remove/",
+        changes.identifier_remove,
+        name="identifier_remove",
+    ),
+    path("identities/<uuid:uuid>/credentials/new/", changes.credential_register, name="credential_register"),
+    path(f"{C}/revocation/", changes.credential_revocation, name="credential_revocation"),
+    path(f"{C}/resolve/", changes.credential_resolve, name="credential_resolve"),
+    path("identities/<uuid:uuid>/entitlements/new/", access.entitlement_grant, name="entitlement_grant"),
+    path(f"{E}/revoke/", access.entitlement_revoke, name="entitlement_revoke"),
+    path(f"{E}/replace/", access.entitlement_replace, name="entitlement_replace"),
+    path(f"{E}/exception/", access.exception_accept, name="exception_accept"),
+    path("identities/<uuid:uuid>/risk/override/", access.tier_override, name="tier_override"),
+    path("identities/<uuid:uuid>/risk/clear/", access.tier_clear, name="tier_clear"),
+    path("systems/", catalog.system_list, name="systems"),
+    path("systems/new/", catalog.system_create, name="system_create"),
+    path("systems/<uuid:uuid>/", catalog.system_detail, name="system"),
+    path("systems/<uuid:uuid>/tools/new/", catalog.tool_create, name="tool_create"),
+    path("tools/", catalog.tool_list, name="tools"),
+    path("tools/<uuid:uuid>/", catalog.tool_detail, name="tool"),
+    path("tools/<uuid:uuid>/edit/", catalog.tool_edit, name="tool_edit"),
+]
+
+register(NavEntry("Identities", "All identities", "identities", common.READERS))
+register(NavEntry("Identities", "My identities", "identity_mine", frozenset({Role.IDENTITY_OWNER})))
+register(NavEntry("Access", "Systems", "systems", common.READERS))
+register(NavEntry("Access", "Tools", "tools", common.READERS))
 register(NavEntry("Administration", "People", "people", people.PEOPLE_READERS))
 register(NavEntry("Account", "My profile", "my_profile", None))

@@ -1,0 +1,85 @@
+"""The kill switch: suspend at once (owners, administrators, security analysts) and resume (administrators
+or security analysts who do not own it, with a reason and a fresh step-up)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
+
+from agentiam.permissions import roles_required
+from agentiam.stepup import step_up_required
+from identities import services
+from identities.forms_registry import ReasonForm
+from identities.services.identity import ERR_RESUME_ROLE, ERR_SUSPEND_ROLE
+from identities.views.registry.common import (
+    RESUMERS,
+    SUSPENDERS,
+    abilities,
+    call_service,
+    done,
+    form_status,
+    identity_or_404,
+    identity_url,
+    require,
+)
+
+
+@roles_required(SUSPENDERS)
+@require_http_methods(["GET", "POST"])
+def identity_suspend(request, uuid):
+    """From the identity page this runs inline (htmx, after a confirmation); a refusal comes back into the
+    kill-switch panel, a success reloads the page (access, tasks and credentials all changed)."""
+    identity = identity_or_404(request, uuid)
+    can = abilities(request, identity)
+    if identity.status == "active":
+        require(can.can_suspend, ERR_SUSPEND_ROLE)
+    form = ReasonForm(request.POST or None)
+    status = None
+    if request.method == "POST" and form.is_valid():
+        ok, counts, status = call_service(
+            form,
+            services.identity_suspend,
+            identity=identity,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            request=request,
+        )
+        if ok:
+            messages.warning(
+                request,
+                f"{identity.name} is suspended: {counts['jit_entitlements']} JIT entitlement(s) and "
+                f"{counts['grants']} grant(s) ended, {counts['tasks']} task(s) closed, revocation of "
+                f"{counts['credentials']} credential(s) requested.",
+            )
+            return done(request, identity_url(identity))
+    context = {"identity": identity, "form": form, "can": can}
+    status = form_status(request, status)
+    if request.htmx and request.method == "POST":
+        return render(request, "registry/identity_detail.html#kill-switch", context, status=status)
+    return render(request, "registry/identity_suspend.html", context, status=status)
+
+
+@roles_required(RESUMERS)
+@require_http_methods(["GET", "POST"])
+@step_up_required
+def identity_resume(request, uuid):
+    identity = identity_or_404(request, uuid)
+    can = abilities(request, identity)
+    require(not can.is_owner, ERR_RESUME_ROLE)
+    form = ReasonForm(request.POST or None)
+    status = None
+    if request.method == "POST" and form.is_valid():
+        ok, _identity, status = call_service(
+            form,
+            services.identity_resume,
+            identity=identity,
+            actor=request.user,
+            reason=form.cleaned_data["reason"],
+            request=request,
+        )
+        if ok:
+            messages.success(request, f"{identity.name} is active again. Nothing was restored: grant access anew.")
+            return done(request, identity_url(identity))
+    context = {"identity": identity, "form": form, "can": can}
+    return render(request, "registry/identity_resume.html", context, status=form_status(request, status))
