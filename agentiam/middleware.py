@@ -85,8 +85,17 @@ def nul_field(request: HttpRequest) -> str | None:
     return None
 
 
+def _body_limit(request: HttpRequest) -> int | None:
+    """DATA_UPLOAD_MAX_MEMORY_SIZE, or a larger limit for multipart uploads to a path of UPLOAD_LIMITS."""
+    if (request.content_type or "").startswith("multipart/"):
+        for prefix, limit in getattr(settings, "UPLOAD_LIMITS", {}).items():
+            if request.path.startswith(prefix):
+                return limit
+    return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
 def _too_large(request: HttpRequest) -> bool:
-    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    limit = _body_limit(request)
     if limit is None:
         return False
     try:
@@ -123,7 +132,7 @@ class RequestGuardMiddleware:
 
         api = is_api_path(request.path)
         if _too_large(request):
-            detail = REQUEST_TOO_LARGE.format(limit=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+            detail = REQUEST_TOO_LARGE.format(limit=_body_limit(request))
             if api:
                 return error_response(413, "request_too_large", detail)
             return views.error_page(request, 413, detail)

@@ -1,0 +1,418 @@
+"""Second pass, part two: entitlements and credentials, with "who grants what" applied set-wise.
+
+An entitlement row is `new` (no such external id), `unchanged`, `replace` (identity, tool, action, scope or
+expiry differ: the old one is revoked and a new one granted — entitlements never change), or `revoked`
+(its external id names only revoked entitlements: reported, not granted again). Whether a standing
+write/admin grant needs an exception depends on the tier the identity will have after the import, which
+`identities.risk.assess_risk` computes from the merged attributes and standing access.
+"""
+
+# ruff: noqa: S608 - SQL is assembled from this package's own table and column names, never from input;
+# values always travel as parameters.
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+
+from identities.imports import formats
+from identities.imports.context import Run, db_value, typed
+from identities.imports.plan_registry import ERR_SAME_AS_LINE, _duplicates, _rule
+from identities.risk import RiskInputs, StandingAccess, assess_risk, tier_at_least
+from identities.services.access import (
+    ERR_ACTION_NOT_SUPPORTED,
+    ERR_DUPLICATE,
+    ERR_EXCEPTION_UNTIL,
+    ERR_EXPIRES_PAST,
+    ERR_IDENTITY_NOT_ACTIVE,
+    ERR_JIT_THROUGH_GRANT,
+    ERR_NEEDS_EXCEPTION,
+    ERR_PRIVILEGED_NEEDS_ADMIN,
+    ERR_READ_ONLY_OWNER,
+    MAX_EXCEPTION_DAYS,
+)
+from identities.services.identity import ERR_NOT_OWNER
+
+ERR_EXCEPTION_NEEDS_PERSON = (
+    "A standing {action} entitlement on a {tier}-risk identity needs an exception accepted by a person: run the "
+    "import as an administrator (--as USERNAME)."
+)
+NOTICE_REVOKED = "This entitlement was revoked; it is not granted again. Use a new external id to grant it anew."
+ERR_FINGERPRINT_TAKEN = "Another credential has this fingerprint."
+ERR_REVOKED_IN_FILE = "The entitlement {value} is revoked: a credential cannot carry it."
+ERR_NO_HOLDER = "A credential needs at least one holder."
+
+
+def plan_entitlements(cursor, run: Run) -> None:
+    col = formats.ENTITLEMENTS.column
+    present = run.present
+    scope = "COALESCE(x.norm, '{}'::jsonb)" if present("entitlements", "scope") else "COALESCE(d.scope, '{}'::jsonb)"
+    # The exception columns are never stored on the entitlement: absent means none.
+    until = "pg_temp.imp_ts(s.exception_until)" if present("entitlements", "exception_until") else "NULL::timestamptz"
+    reason = "COALESCE(s.exception_reason, '')" if present("entitlements", "exception_reason") else "''"
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.res_entitlements")
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE res_entitlements AS
+            SELECT q.*,
+                   CASE WHEN q.old_id IS NULL AND q.revoked_id IS NOT NULL THEN 'revoked'
+                        WHEN q.old_id IS NULL THEN 'new'
+                        WHEN (q.identity_id, q.tool_id, q.action, q.scope, q.expires_at)
+                             IS NOT DISTINCT FROM (d.identity_id, d.tool_id, d.action::text, d.scope, d.expires_at)
+                        THEN 'unchanged' ELSE 'replace' END AS plan,
+                   d.mode::text AS old_mode, d.identity_id AS old_identity_id,
+                   NULL::text AS tier, false AS needs_exception
+            FROM (
+                SELECT s._line, s.external_id AS ext, m.db_id AS old_id, m.revoked_id,
+                       s.identity AS identity_ext, s.tool AS tool_ext, mi.db_id AS identity_id, mt.db_id AS tool_id,
+                       s.action, {scope} AS scope,
+                       {typed(run, "entitlements", col("expires_at"))} AS expires_at,
+                       {typed(run, "entitlements", col("reason"))} AS reason,
+                       {reason} AS exception_reason, {until} AS exception_until
+                FROM imp_entitlements s
+                JOIN map_entitlements m ON m.ext = s.external_id
+                JOIN map_identities mi ON mi.ext = s.identity
+                JOIN map_tools mt ON mt.ext = s.tool
+                LEFT JOIN imp_scope x ON x.raw = s.scope
+                LEFT JOIN identities_entitlement d ON d.id = m.db_id
+            ) q
+            LEFT JOIN identities_entitlement d ON d.id = q.old_id"""
+    )
+    cursor.execute("CREATE INDEX ON res_entitlements (ext)")
+    cursor.execute("ANALYZE res_entitlements")
+    _entitlement_rules(cursor, run)
+
+
+GRANTED = "r.plan IN ('new', 'replace')"
+
+
+def _entitlement_rules(cursor, run: Run) -> None:
+    table, entity = "res_entitlements", "entitlements"
+    cursor.execute(
+        """INSERT INTO imp_errors (file, line, field, message, level)
+           SELECT %(file)s, _line, 'external_id', %(message)s, 'notice' FROM res_entitlements WHERE plan = 'revoked'""",
+        run.params(file=run.file(entity), message=NOTICE_REVOKED),
+    )
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "external_id",
+        "%(message)s",
+        f"{GRANTED} AND r.old_mode = 'jit'",
+        message=ERR_JIT_THROUGH_GRANT,
+    )
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "identity",
+        "%(message)s",
+        f"{GRANTED} AND (SELECT p.status FROM perm_identities p WHERE p.ext = r.identity_ext) <> 'active'",
+        message=ERR_IDENTITY_NOT_ACTIVE,
+    )
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "action",
+        "replace(%(message)s, '{action}', r.action)",
+        f"""{GRANTED} AND NOT r.action = ANY(COALESCE(
+                (SELECT t.actions FROM res_tools t WHERE t.ext = r.tool_ext),
+                (SELECT t.actions::text[] FROM identities_tool t WHERE t.id = r.tool_id)))""",
+        message=ERR_ACTION_NOT_SUPPORTED,
+    )
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "expires_at",
+        "%(message)s",
+        f"{GRANTED} AND r.expires_at <= %(now)s",
+        message=ERR_EXPIRES_PAST,
+    )
+    if not run.importer.system:
+        _rule(
+            cursor,
+            run,
+            entity,
+            table,
+            "identity",
+            "%(message)s",
+            f"""{GRANTED} AND r.action = 'read'
+                AND NOT (SELECT p.may_change FROM perm_identities p WHERE p.ext = r.identity_ext)""",
+            message=ERR_NOT_OWNER,
+        )
+        _rule_with_join(
+            cursor,
+            run,
+            "action",
+            "CASE WHEN %(admin)s OR NOT p.owned_after THEN %(needs_admin)s ELSE %(read_only)s END",
+            f"""{GRANTED} AND r.action <> 'read' AND (NOT %(admin)s OR p.owned_after)""",
+            needs_admin=ERR_PRIVILEGED_NEEDS_ADMIN,
+            read_only=ERR_READ_ONLY_OWNER,
+        )
+        _rule(
+            cursor,
+            run,
+            entity,
+            table,
+            "identity",
+            "%(message)s",
+            """r.plan = 'replace' AND r.old_identity_id IS DISTINCT FROM r.identity_id AND NOT (
+                 (%(owner_role)s AND r.old_identity_id IN (SELECT identity_id FROM actor_owned))
+                 OR (%(admin)s AND r.old_identity_id NOT IN (SELECT identity_id FROM actor_owned)))""",
+            message=ERR_NOT_OWNER,
+        )
+    key = "COALESCE(r.identity_id::text, 'new:' || r.identity_ext), COALESCE(r.tool_id::text, 'new:' || r.tool_ext)"
+    _duplicates(
+        cursor,
+        run,
+        entity,
+        table,
+        "scope",
+        f"{key}, r.action, r.scope",
+        "identity, tool, action and scope",
+        "r.plan <> 'revoked'",
+    )
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "scope",
+        "%(message)s",
+        f"""{GRANTED} AND EXISTS (
+                SELECT 1 FROM identities_entitlement e
+                WHERE e.identity_id = r.identity_id AND e.tool_id = r.tool_id AND e.action = r.action
+                  AND e.scope = r.scope AND e.mode = 'standing' AND e.revoked_at IS NULL
+                  AND e.id NOT IN (SELECT old_id FROM res_entitlements WHERE old_id IS NOT NULL AND plan <> 'new'))""",
+        message=ERR_DUPLICATE,
+    )
+    _exception_rules(cursor, run)
+
+
+def _rule_with_join(cursor, run, field, message_sql, where, **params) -> None:
+    cursor.execute(
+        f"""INSERT INTO imp_errors (file, line, field, message)
+            SELECT %(file)s, r._line, %(field)s, {message_sql}
+            FROM res_entitlements r JOIN perm_identities p ON p.ext = r.identity_ext WHERE {where}""",
+        run.params(file=run.file("entitlements"), field=field, **params),
+    )
+
+
+def _exception_rules(cursor, run: Run) -> None:
+    """Mark standing write/admin grants on identities that will be high or critical, and require an
+    exception on them (a reason and an end date within MAX_EXCEPTION_DAYS)."""
+    cursor.execute(
+        f"""SELECT DISTINCT r.identity_ext FROM res_entitlements r
+            WHERE {GRANTED} AND r.action IN ('write', 'admin')"""
+    )
+    candidates = [row[0] for row in cursor.fetchall()]
+    if not candidates:
+        return
+    tiers = tiers_after(cursor, run, candidates)
+    high = [(ext, tier) for ext, tier in tiers.items() if tier_at_least(tier, "high")]
+    if not high:
+        return
+    cursor.execute("CREATE TEMPORARY TABLE imp_high (ext text PRIMARY KEY, tier text)")
+    with cursor.cursor.copy("COPY imp_high FROM STDIN") as copy:
+        for row in high:
+            copy.write_row(row)
+    cursor.execute(
+        f"""UPDATE res_entitlements r SET needs_exception = true, tier = h.tier FROM imp_high h
+            WHERE h.ext = r.identity_ext AND {GRANTED} AND r.action IN ('write', 'admin')"""
+    )
+    cursor.execute("DROP TABLE imp_high")
+    table, entity = "res_entitlements", "entitlements"
+    needs = "replace(replace(%(message)s, '{action}', r.action), '{tier}', r.tier)"
+    if run.importer.system:
+        _rule(
+            cursor,
+            run,
+            entity,
+            table,
+            "exception_reason",
+            needs,
+            "r.needs_exception",
+            message=ERR_EXCEPTION_NEEDS_PERSON,
+        )
+        return
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "exception_reason",
+        needs,
+        "r.needs_exception AND (r.exception_reason = '' OR r.exception_until IS NULL)",
+        message=ERR_NEEDS_EXCEPTION,
+    )
+    _rule(
+        cursor,
+        run,
+        entity,
+        table,
+        "exception_until",
+        "%(message)s",
+        """r.needs_exception AND r.exception_reason <> '' AND r.exception_until IS NOT NULL
+           AND (r.exception_until <= %(now)s OR r.exception_until > %(latest)s)""",
+        message=ERR_EXCEPTION_UNTIL,
+        latest=run.now + timedelta(days=MAX_EXCEPTION_DAYS),
+    )
+
+
+def tiers_after(cursor, run: Run, identity_exts: list[str]) -> dict[str, str]:
+    """The effective tier each identity will have once the import is written (override included)."""
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.imp_tier_ids")
+    cursor.execute(
+        """CREATE TEMPORARY TABLE imp_tier_ids AS
+           SELECT m.ext, m.db_id FROM map_identities m WHERE m.ext = ANY(%s)""",
+        [identity_exts],
+    )
+    cursor.execute(
+        """SELECT t.ext,
+                  COALESCE(r.kind, d.kind), COALESCE(r.environment, d.environment), COALESCE(r.exposure, d.exposure),
+                  COALESCE(r.capabilities, d.capabilities::text[]), COALESCE(r.depth, d.delegation_depth, 0),
+                  COALESCE(d.tier_override, '')
+           FROM imp_tier_ids t
+           LEFT JOIN res_identities r ON r.ext = t.ext
+           LEFT JOIN identities_identity d ON d.id = t.db_id"""
+    )
+    attributes = {row[0]: row[1:] for row in cursor.fetchall()}
+    standing: dict[str, list[StandingAccess]] = defaultdict(list)
+    # What stays: active standing entitlements not replaced by this file ...
+    cursor.execute(
+        """SELECT t.ext, e.action, tool.production, tool.production_secrets
+           FROM imp_tier_ids t
+           JOIN identities_entitlement e ON e.identity_id = t.db_id
+           JOIN identities_tool tool ON tool.id = e.tool_id
+           WHERE e.mode = 'standing' AND e.revoked_at IS NULL
+             AND e.id NOT IN (SELECT old_id FROM res_entitlements WHERE plan = 'replace')"""
+    )
+    rows = cursor.fetchall()
+    # ... and what the file grants (tools with the flags they will have).
+    cursor.execute(
+        """SELECT r.identity_ext, r.action,
+                  COALESCE(rt.production, tool.production), COALESCE(rt.production_secrets, tool.production_secrets)
+           FROM res_entitlements r
+           LEFT JOIN res_tools rt ON rt.ext = r.tool_ext
+           LEFT JOIN identities_tool tool ON tool.id = r.tool_id
+           WHERE r.plan IN ('new', 'replace') AND r.identity_ext = ANY(%s)""",
+        [identity_exts],
+    )
+    rows += cursor.fetchall()
+    by_db_ext = _same_identity(cursor)
+    for ext, action, production, secrets in rows:
+        standing[by_db_ext.get(ext, ext)].append(StandingAccess(action, bool(production), bool(secrets)))
+    tiers = {}
+    for ext, (kind, environment, exposure, capabilities, depth, override) in attributes.items():
+        assessment = assess_risk(
+            RiskInputs(
+                kind=kind,
+                environment=environment,
+                exposure=exposure,
+                capabilities=frozenset(capabilities or ()),
+                standing=tuple(standing.get(by_db_ext.get(ext, ext), ())),
+                delegation_depth=depth,
+            )
+        )
+        tiers[ext] = override or assessment.tier
+    cursor.execute("DROP TABLE imp_tier_ids")
+    return tiers
+
+
+def _same_identity(cursor) -> dict[str, str]:
+    """Two external ids may name one registry identity (its external id and its UUID): one key for both."""
+    cursor.execute(
+        """SELECT m.ext, min(m2.ext) FROM map_identities m JOIN map_identities m2 ON m2.db_id = m.db_id
+           WHERE m.db_id IS NOT NULL GROUP BY m.ext"""
+    )
+    return dict(cursor.fetchall())
+
+
+# --- credentials ----------------------------------------------------------------------------------------------
+
+
+def plan_credentials(cursor, run: Run) -> None:
+    entity = formats.CREDENTIALS
+    columns = [c for c in entity.columns if c.name != "external_id" and c.kind != formats.REF_LIST]
+    select = ", ".join(
+        f"{typed(run, 'credentials', c)} AS {c.name}"
+        if c.name != "fingerprint"
+        else "lower(s.fingerprint) AS fingerprint"
+        for c in columns
+    )
+    cursor.execute("DROP TABLE IF EXISTS pg_temp.res_credentials")
+    cursor.execute(
+        f"""CREATE TEMPORARY TABLE res_credentials AS
+            SELECT s._line, s.external_id AS ext, d.id, {select},
+                   COALESCE(string_to_array(s.holders, ';'), '{{}}') AS holder_exts,
+                   string_to_array(s.entitlements, ';') AS entitlement_exts,
+                   false AS changed
+            FROM imp_credentials s JOIN map_credentials m ON m.ext = s.external_id
+            LEFT JOIN identities_credential d ON d.id = m.db_id"""
+    )
+    cursor.execute("CREATE INDEX ON res_credentials (ext)")
+    mine = ", ".join(f"r.{c.name}" for c in columns)
+    theirs = ", ".join(db_value(c) for c in columns)
+    holders_now = """(SELECT array_agg(DISTINCT mi.db_id ORDER BY mi.db_id) FROM unnest(r.holder_exts) h
+                      JOIN map_identities mi ON mi.ext = h)"""
+    holders_before = """(SELECT array_agg(h.identity_id ORDER BY h.identity_id)
+                         FROM identities_credential_holders h WHERE h.credential_id = r.id)"""
+    entitlements_changed = "false"
+    if run.present("credentials", "entitlements"):
+        entitlements_changed = """COALESCE(
+                (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(r.entitlement_exts) x), '{}')
+            IS DISTINCT FROM COALESCE((SELECT array_agg(DISTINCT COALESCE(e.external_id::text, e.uuid::text) ORDER BY
+                COALESCE(e.external_id::text, e.uuid::text))
+              FROM identities_credential_entitlements ce JOIN identities_entitlement e ON e.id = ce.entitlement_id
+              WHERE ce.credential_id = r.id AND e.revoked_at IS NULL), '{}')"""
+    cursor.execute(
+        f"""UPDATE res_credentials r SET changed = true FROM identities_credential d
+            WHERE d.id = r.id AND (({mine}) IS DISTINCT FROM ({theirs})
+               OR {holders_now} IS DISTINCT FROM {holders_before} OR {entitlements_changed})"""
+    )
+    table, name = "res_credentials", "credentials"
+    _rule(
+        cursor,
+        run,
+        name,
+        table,
+        "fingerprint",
+        "%(message)s",
+        """EXISTS (SELECT 1 FROM identities_credential o
+                   WHERE o.fingerprint = r.fingerprint AND o.id IS DISTINCT FROM r.id)""",
+        message=ERR_FINGERPRINT_TAKEN,
+    )
+    _duplicates(cursor, run, name, table, "fingerprint", "fingerprint", "fingerprint")
+    _rule(cursor, run, name, table, "holders", "%(message)s", "cardinality(r.holder_exts) = 0", message=ERR_NO_HOLDER)
+    cursor.execute(
+        """INSERT INTO imp_errors (file, line, field, message)
+           SELECT %(file)s, r._line, 'entitlements', replace(%(message)s, '{value}', quote_literal(x))
+           FROM res_credentials r CROSS JOIN LATERAL unnest(r.entitlement_exts) x
+           JOIN res_entitlements e ON e.ext = x WHERE e.plan = 'revoked'""",
+        run.params(file=run.file(name), message=ERR_REVOKED_IN_FILE),
+    )
+    if not run.importer.system:
+        _rule(
+            cursor,
+            run,
+            name,
+            table,
+            "holders",
+            "%(message)s",
+            """(r.id IS NULL OR r.changed) AND (
+                 EXISTS (SELECT 1 FROM unnest(r.holder_exts) h JOIN perm_identities p ON p.ext = h
+                         WHERE NOT p.may_change)
+                 OR EXISTS (SELECT 1 FROM identities_credential_holders h WHERE h.credential_id = r.id AND NOT (
+                     (%(owner_role)s AND h.identity_id IN (SELECT identity_id FROM actor_owned))
+                     OR (%(admin)s AND h.identity_id NOT IN (SELECT identity_id FROM actor_owned)))))""",
+            message=ERR_NOT_OWNER,
+        )
+
+
+__all__ = ["ERR_SAME_AS_LINE", "plan_credentials", "plan_entitlements", "tiers_after"]
