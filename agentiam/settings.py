@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import os
 import secrets
 from datetime import timedelta
@@ -105,6 +106,7 @@ INSTALLED_APPS = [
     "identities.signin",
     "audit",
     "identities",
+    "identities.runtime.apps.RuntimeConfig",
     "reviews",
 ]
 
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Oversized bodies (413), NUL characters (400) and the JSON error shape under /api/, before any view.
     "agentiam.middleware.RequestGuardMiddleware",
+    # The runtime's machine endpoints (token, decide, introspect) stop here: they need none of what follows.
+    "identities.runtime.middleware.RuntimeFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -248,6 +252,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "agentiam.tasks.heartbeat", "schedule": 30.0, "options": {"expires": 25}},
     "audit-checkpoint": {"task": "audit.tasks.write_checkpoint", "schedule": 60.0, "options": {"expires": 55}},
+    # Decision log partitions ahead of time, and retention; expired client-assertion ids.
+    "runtime-decision-partitions": {
+        "task": "identities.runtime.tasks.maintain_decision_partitions",
+        "schedule": 3600.0,
+        "options": {"expires": 3000},
+    },
+    "runtime-jti-ledger": {"task": "identities.runtime.tasks.forget_used_assertions", "schedule": 3600.0},
 }
 
 # --- Audit trail checkpoints ------------------------------------------------------------------------------
@@ -256,6 +267,39 @@ CELERY_BEAT_SCHEDULE = {
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 _default_sink = VAR_DIR / ("test" if TEST else "") / "audit" / "checkpoints.jsonl"
 AUDIT_CHECKPOINT_SINK = env_str("AUDIT_CHECKPOINT_SINK", str(_default_sink))
+
+# --- Registry import ---------------------------------------------------------------------------------------
+# The largest registry ZIP accepted (POST /api/v1/import/ and the import page); a larger upload gets 413.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024, minimum=1024)
+# Multipart uploads to these paths may be as large as the limit given (the API's default stays
+# DATA_UPLOAD_MAX_MEMORY_SIZE): RequestGuardMiddleware reads this.
+UPLOAD_LIMITS = {"/api/v1/import/": IMPORT_MAX_BYTES}
+
+# --- Runtime: token service, decisions (identities/runtime) ------------------------------------------------
+# `iss` of the access tokens AgentIAM issues; client assertions and JWT-SVIDs name RUNTIME_ISSUER +
+# /api/v1/runtime/token as their audience unless a trust bundle says otherwise.
+RUNTIME_ISSUER = env_str("RUNTIME_ISSUER", None) or (
+    f"https://{ALLOWED_HOSTS[0]}" if PRODUCTION else "http://127.0.0.1:8000"
+)
+if urlsplit(RUNTIME_ISSUER).scheme not in ("http", "https") or RUNTIME_ISSUER.endswith("/"):
+    raise ImproperlyConfigured("RUNTIME_ISSUER must be an http(s) URL without a trailing slash")
+RUNTIME_TOKEN_ENDPOINT = RUNTIME_ISSUER + "/api/v1/runtime/token"
+# Access token lifetime caps in seconds: every tier, and critical identities (a grant's end caps both).
+RUNTIME_TOKEN_TTL = env_int("RUNTIME_TOKEN_TTL", 900, minimum=30, maximum=3600)
+RUNTIME_TOKEN_TTL_CRITICAL = env_int("RUNTIME_TOKEN_TTL_CRITICAL", 300, minimum=30, maximum=3600)
+# Days of decision log kept (whole daily partitions are dropped), and days of partitions created ahead.
+RUNTIME_DECISION_RETENTION_DAYS = env_int("RUNTIME_DECISION_RETENTION_DAYS", 90, minimum=1)
+RUNTIME_DECISION_PARTITIONS_AHEAD = env_int("RUNTIME_DECISION_PARTITIONS_AHEAD", 7, minimum=1, maximum=60)
+# Remote JWKS (trust bundle and issuer URLs): only addresses in these networks ("public" = any global
+# address), with a timeout; RUNTIME_JWKS_CA_FILE adds a private CA (e.g. a SPIRE bundle endpoint's).
+RUNTIME_JWKS_ALLOWED_NETWORKS = env_list("RUNTIME_JWKS_ALLOWED_NETWORKS")
+for _network in RUNTIME_JWKS_ALLOWED_NETWORKS:
+    try:
+        _network == "public" or ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"RUNTIME_JWKS_ALLOWED_NETWORKS: {_network!r} is not a CIDR or 'public'") from None
+RUNTIME_JWKS_TIMEOUT = env_int("RUNTIME_JWKS_TIMEOUT", 5, minimum=1, maximum=30)
+RUNTIME_JWKS_CA_FILE = env_str("RUNTIME_JWKS_CA_FILE", None)
 
 # --- Auth ------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -409,7 +453,26 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v[0-9]+",
     "COMPONENT_SPLIT_REQUEST": True,
     # One name per choice set used in several serializers.
-    "ENUM_NAME_OVERRIDES": {"RoleEnum": "agentiam.permissions.ROLE_VALUES"},
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "agentiam.permissions.ROLE_VALUES",
+        # The registry's choice sets: several share a field name (kind, status, action…).
+        "IdentityKindEnum": "identities.models.IdentityKind",
+        "IdentityStatusEnum": "identities.models.IdentityStatus",
+        "IdentifierKindEnum": "identities.models.IdentifierKind",
+        "SystemKindEnum": "identities.models.SystemKind",
+        "CredentialKindEnum": "identities.models.CredentialKind",
+        "StorageKindEnum": "identities.models.StorageKind",
+        "RevocationStatusEnum": "identities.models.RevocationStatus",
+        "EnvironmentEnum": "identities.models.Environment",
+        "HostingEnum": "identities.models.Hosting",
+        "ExposureEnum": "identities.models.Exposure",
+        "RiskTierEnum": "identities.models.RiskTier",
+        "ActionEnum": "identities.models.Action",
+        "DataClassEnum": "identities.models.DataClass",
+        "OwnershipRoleEnum": "identities.models.OwnershipRole",
+        "TaskStateEnum": "identities.models.Task.State",
+        "ImportStatusEnum": "identities.models.ImportJob.Status",
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------------------

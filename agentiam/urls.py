@@ -7,7 +7,10 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("identities.signin.urls")),  # sign-in, second factor, step-up, single sign-on
     path("", include("identities.urls")),
+    path("api/v1/runtime/", include("identities.runtime.urls_api")),  # token, decide, introspect, tasks
     path("api/", include("agentiam.api.urls")),  # /api/v1/ (every app's api module), schema, docs
+    path("runtime/", include("identities.runtime.urls")),  # gateways, trust, decision log
+    path(".well-known/", include("identities.runtime.urls_wellknown")),  # jwks.json: public token keys
     path("audit/", include("audit.urls")),
 ]
 

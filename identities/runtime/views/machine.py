@@ -1,0 +1,258 @@
+"""The machine endpoints of the runtime — token exchange, decide, introspect — as plain Django views.
+
+They skip DRF (and, through RuntimeFastPathMiddleware, the browser middleware): they authenticate callers
+themselves (a workload proof, a gateway credential), answer JSON in the house error shape (plus RFC 6749's
+`error_description` on the token endpoint) and appear in the OpenAPI schema through lean_endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+
+from agentiam.api.errors import error_response
+from agentiam.api.schema import lean_endpoint
+from agentiam.permissions import public
+from identities.runtime import schema
+from identities.runtime.credentials import bearer, gateway_prefix
+from identities.runtime.middleware import fast_path
+from identities.runtime.services import decide as decisions
+from identities.runtime.services.exchange import ISSUED_TOKEN_TYPE, ExchangeError, ExchangeRequest, token_exchange
+
+FORM = "application/x-www-form-urlencoded"
+MAX_BATCH = 100
+MAX_RESOURCE_ATTRIBUTES = 32
+ACTIONS = frozenset(schema.ACTIONS)
+MULTI_VALUED = frozenset({"audience", "resource"})  # RFC 8693 lets these repeat
+TOKEN_PARAMETERS = (
+    "grant_type", "subject_token", "subject_token_type", "actor_token", "actor_token_type", "audience", "scope",
+    "task", "requested_token_type", "resource", "client_assertion", "client_assertion_type",
+)  # fmt: skip
+ERR_BODY = "Send a JSON object (or, for the token endpoint, a form)."
+ERR_REPEATED = "{name} must be given once."
+ERR_NOT_TEXT = "{name} must be text."
+ERR_BATCH = f"A batch is a JSON list of 1 to {MAX_BATCH} decide requests."
+ERR_NO_CREDENTIAL = "Send the gateway credential as Authorization: Bearer aiamgw_…."
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BadInput(Exception):
+    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None):
+        super().__init__(detail)
+        self.detail, self.fields = detail, fields or {}
+
+
+def _json(request: HttpRequest) -> Any:
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise BadInput("The body is not valid JSON.") from None
+
+
+def _token_parameters(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == FORM:
+        values = {name: request.POST.getlist(name) for name in TOKEN_PARAMETERS if name in request.POST}
+    elif request.content_type == "application/json":
+        body = _json(request)
+        if not isinstance(body, dict):
+            raise ExchangeError("invalid_request", ERR_BODY)
+        values = {
+            name: body[name] if isinstance(body[name], list) else [body[name]]
+            for name in TOKEN_PARAMETERS
+            if name in body
+        }
+    else:
+        raise ExchangeError("invalid_request", ERR_BODY)
+    params: dict[str, Any] = {}
+    for name, given in values.items():
+        if not all(isinstance(value, str) for value in given):
+            raise ExchangeError("invalid_request", ERR_NOT_TEXT.format(name=name), field=name)
+        if name in MULTI_VALUED:
+            params[name] = tuple(value for value in given if value)
+        elif len(given) != 1:
+            raise ExchangeError("invalid_request", ERR_REPEATED.format(name=name), field=name)
+        else:
+            params[name] = given[0]
+    return params
+
+
+def _oauth_error(error: ExchangeError) -> JsonResponse:
+    body = {
+        "error": error.error,
+        "error_description": error.description,
+        "detail": error.description,
+        "fields": error.fields,
+        **error.extra,
+    }
+    response = JsonResponse(body, status=error.status, headers=NO_STORE)
+    if error.status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="agentiam-token", error="invalid_client"'
+    return response
+
+
+@lean_endpoint(
+    post=extend_schema(
+        operation_id="runtime_token",
+        summary="Exchange a workload proof for a task-scoped access token (RFC 8693)",
+        tags=["runtime"],
+        request={FORM: schema.TokenRequest, "application/json": schema.TokenRequest},
+        responses={
+            200: schema.TokenResponse,
+            400: OpenApiResponse(schema.OAuthError, description="invalid_request, invalid_grant, invalid_scope, …"),
+            401: OpenApiResponse(schema.OAuthError, description="invalid_client: a client authentication failed."),
+        },
+    )
+)
+@fast_path
+@public
+@csrf_exempt
+@require_POST
+def token(request: HttpRequest):
+    """The token service. Authentication is the proof in the body, so the view is open to anonymous callers."""
+    try:
+        params = _token_parameters(request)
+        issued = token_exchange(ExchangeRequest(authorization=request.headers.get("Authorization", ""), **params))
+    except ExchangeError as error:
+        return _oauth_error(error)
+    body = {
+        "access_token": issued.access_token,
+        "issued_token_type": ISSUED_TOKEN_TYPE,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "scope": " ".join(issued.scopes),
+        "task_id": str(issued.task.uuid),
+        "task": issued.task.name,
+    }
+    return JsonResponse(body, headers=NO_STORE)
+
+
+def _text(value: Any, where: str, limit: int) -> str:
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise BadInput(f"{where} must be text of 1 to {limit} characters.", {where: ["Give text."]})
+    return value
+
+
+def _call(data: Any, where: str) -> decisions.Call:
+    if not isinstance(data, dict):
+        raise BadInput(f"{where or 'The body'} must be a JSON object.", {where or "body": ["Give an object."]})
+    prefix = f"{where}." if where else ""
+    unknown = sorted(set(data) - {"token", "tool", "action", "resource", "context"})
+    if unknown:
+        raise BadInput("Unknown fields.", {f"{prefix}{name}": ["Not a decide field."] for name in unknown})
+    action = data.get("action")
+    if action not in ACTIONS:
+        raise BadInput("Unknown action.", {f"{prefix}action": [f"One of {', '.join(schema.ACTIONS)}."]})
+    resource = data.get("resource", {})
+    if (
+        not isinstance(resource, dict)
+        or len(resource) > MAX_RESOURCE_ATTRIBUTES
+        or not all(isinstance(k, str) and isinstance(v, str) and len(v) <= 1024 for k, v in resource.items())
+    ):
+        raise BadInput("Bad resource.", {f"{prefix}resource": ["An object of up to 32 attribute → text values."]})
+    context = data.get("context", {})
+    if not isinstance(context, dict) or set(context) - {"environment", "chain_depth"}:
+        raise BadInput("Bad context.", {f"{prefix}context": ["Only environment (text) and chain_depth (number)."]})
+    depth = context.get("chain_depth", 0)
+    if isinstance(depth, bool) or not isinstance(depth, int) or not 0 <= depth <= 100:
+        raise BadInput("Bad chain depth.", {f"{prefix}context.chain_depth": ["A whole number from 0 to 100."]})
+    environment = context.get("environment", "")
+    if not isinstance(environment, str) or len(environment) > 20:
+        raise BadInput("Bad environment.", {f"{prefix}context.environment": ["Text of up to 20 characters."]})
+    return decisions.Call(
+        token=_text(data.get("token"), f"{prefix}token", 8192), tool=_text(data.get("tool"), f"{prefix}tool", 200),
+        action=action, resource=resource, environment=environment, chain_depth=depth,
+    )  # fmt: skip
+
+
+def _unauthenticated(detail: str) -> JsonResponse:
+    response = error_response(401, "not_authenticated", detail)
+    response["WWW-Authenticate"] = 'Bearer realm="agentiam-gateway"'
+    return response
+
+
+def _credential(request: HttpRequest) -> str | None:
+    credential = bearer(request.headers.get("Authorization"))
+    return credential if gateway_prefix(credential) else None
+
+
+@lean_endpoint(
+    post=extend_schema(
+        operation_id="runtime_decide",
+        summary="Decide a tool call (or a batch: a JSON list of requests) for a gateway",
+        tags=["runtime"],
+        request=schema.DecideRequest,
+        responses={200: schema.DecideAnswer},
+        description='A JSON list of up to 100 requests answers {"decisions": [...]} in the same order.',
+    )
+)
+@fast_path
+@public
+@csrf_exempt
+@require_POST
+def decide(request: HttpRequest):
+    """Only registered gateways, for tokens issued to one of their audiences; every answer is logged."""
+    started = time.perf_counter()
+    credential = _credential(request)
+    if credential is None:
+        return _unauthenticated(ERR_NO_CREDENTIAL)
+    try:
+        body = _json(request)
+        if isinstance(body, list):
+            if not 1 <= len(body) <= MAX_BATCH:
+                raise BadInput(ERR_BATCH, {"body": [ERR_BATCH]})
+            calls = [_call(item, str(index)) for index, item in enumerate(body)]
+        else:
+            calls = [_call(body, "")]
+        answers = decisions.decide(credential=credential, calls=calls, started=started)
+    except BadInput as error:
+        return error_response(400, "invalid", error.detail, error.fields)
+    except decisions.GatewayUnauthenticated as error:
+        return _unauthenticated(str(error))
+    if isinstance(body, list):
+        return JsonResponse({"decisions": [answer.as_json() for answer in answers]})
+    return JsonResponse(answers[0].as_json())
+
+
+@lean_endpoint(
+    post=extend_schema(
+        operation_id="runtime_introspect",
+        summary="Introspect an access token (RFC 7662) for a gateway",
+        tags=["runtime"],
+        request={FORM: schema.IntrospectRequest, "application/json": schema.IntrospectRequest},
+        responses={200: schema.IntrospectAnswer},
+    )
+)
+@fast_path
+@public
+@csrf_exempt
+@require_POST
+def introspect(request: HttpRequest):
+    """active: false for revoked, expired, unknown or foreign tokens, completed tasks, inactive identities."""
+    credential = _credential(request)
+    if credential is None:
+        return _unauthenticated(ERR_NO_CREDENTIAL)
+    try:
+        if request.content_type == FORM:
+            given = request.POST.getlist("token")
+            value = given[0] if len(given) == 1 else None
+        else:
+            body = _json(request)
+            value = body.get("token") if isinstance(body, dict) else None
+        if not isinstance(value, str) or not value:
+            raise BadInput("token is required (once).", {"token": ["Give the access token."]})
+        answer = decisions.introspect(credential=credential, token=value)
+    except BadInput as error:
+        return error_response(400, "invalid", error.detail, error.fields)
+    except decisions.GatewayUnauthenticated as error:
+        return _unauthenticated(str(error))
+    return JsonResponse(answer, headers=NO_STORE)
+
+
+for _view in (decide, introspect):
+    _view.cls.authentication_classes = [schema.GatewayCredentialAuthentication]
