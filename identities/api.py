@@ -176,3 +176,6 @@ class ApiTokenViewSet(
 router.register("people", PersonViewSet, basename="person")
 router.register("tokens", ApiTokenViewSet, basename="token")
 router.register("", MeViewSet, basename="profile")  # /api/v1/me/
+
+# The registry's endpoints (identities/api_registry) register themselves on the same router.
+import identities.api_registry  # noqa: E402, F401

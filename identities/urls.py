@@ -2,6 +2,7 @@ from django.urls import path
 
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import Role
+from identities import views_imports
 from identities.views import people, profile
 from identities.views.registry import access, catalog, changes, common, identities, lifecycle
 
@@ -57,9 +58,16 @@ urlpatterns += [
     path("tools/<uuid:uuid>/edit/", catalog.tool_edit, name="tool_edit"),
 ]
 
+# Registry import and export (identities/views_imports.py).
+urlpatterns += [
+    path("registry/imports/", views_imports.import_list, name="imports"),
+    path("registry/imports/<uuid:uuid>/", views_imports.import_job, name="import_job"),
+]
+
 register(NavEntry("Identities", "All identities", "identities", common.READERS))
 register(NavEntry("Identities", "My identities", "identity_mine", frozenset({Role.IDENTITY_OWNER})))
 register(NavEntry("Access", "Systems", "systems", common.READERS))
 register(NavEntry("Access", "Tools", "tools", common.READERS))
+register(NavEntry("Identities", "Import and export", "imports", views_imports.IMPORT_READERS))
 register(NavEntry("Administration", "People", "people", people.PEOPLE_READERS))
 register(NavEntry("Account", "My profile", "my_profile", None))
