@@ -182,10 +182,8 @@ def test_an_unknown_tool_is_denied(estate, token):
 
 def test_the_runtime_denies_a_suspended_identity_even_under_a_policy_that_allows_everything(estate, token):
     PolicyVersion.objects.filter(status="active").update(status="retired", retired_at=timezone.now())
-    PolicyVersion.objects.create(
-        number=2, status="active", policy_text='@id("allow-all")\n@explanation("x")\npermit (principal, action, resource);',
-        schema_text=SCHEMA,
-    )  # fmt: skip
+    allow_all = '@id("allow-all")\n@explanation("Everything.")\npermit (principal, action, resource);'
+    PolicyVersion.objects.create(number=2, status="active", policy_text=allow_all, schema_text=SCHEMA)
     assert answer(decide(estate.credential, token), "allow")["reasons"] == ["allow-all"]
     registry.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="kill switch")
     body = answer(decide(estate.credential, token), "deny")
