@@ -172,10 +172,13 @@ class ToolFilter(django_filters.FilterSet):
 class EntitlementStateFilter(django_filters.FilterSet):
     """Entitlements by action, mode and state (a tool's holders, an identity's access)."""
 
-    action = django_filters.ChoiceFilter(choices=Action.choices)
-    mode = django_filters.ChoiceFilter(choices=EntitlementMode.choices)
+    action = django_filters.ChoiceFilter(choices=Action.choices, empty_label="Any action")
+    mode = django_filters.ChoiceFilter(choices=EntitlementMode.choices, empty_label="Any mode")
     active = django_filters.BooleanFilter(
-        field_name="revoked_at", lookup_expr="isnull", widget=YesNoWidget("Active", "Revoked")
+        field_name="revoked_at",
+        lookup_expr="isnull",
+        label="State",
+        widget=YesNoWidget("Active", "Revoked", "Active or revoked"),
     )
 
     class Meta:

@@ -65,6 +65,14 @@ def person_label(person) -> str:
     return f"{name} ({person.username})" if name else person.username
 
 
+class Form(forms.Form):
+    """Labels sit above their fields, so they carry no trailing colon."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
 class PersonField(forms.ModelChoiceField):
     """A person chosen by username, shown by name."""
 
@@ -78,7 +86,7 @@ class PersonField(forms.ModelChoiceField):
 # --- identities --------------------------------------------------------------------------------------------
 
 
-class IdentityForm(forms.Form):
+class IdentityForm(Form):
     kind = forms.ChoiceField(choices=IdentityKind.choices, widget=forms.RadioSelect, initial=IdentityKind.AGENT)
     name = forms.CharField(max_length=200, help_text="A name people recognise, e.g. “release-notes-agent”.")
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
@@ -102,6 +110,7 @@ class IdentityForm(forms.Form):
         to_field_name="uuid",
         required=False,
         label="Parent agent",
+        empty_label="None: a top-level agent",
         help_text="For a sub-agent: the agent that delegates to it. Delegation depth follows.",
         error_messages={"invalid_choice": ERR_PARENT_UNKNOWN},
     )
@@ -127,12 +136,14 @@ class IdentityForm(forms.Form):
         queryset=User.objects.filter(is_active=True).order_by("first_name", "last_name", "username"),
         required=False,
         label="Person",
-        help_text="Human identities: the person it belongs to.",
+        empty_label="None",
+        help_text="Human identities only: the person it belongs to.",
     )
     accountable_owner = PersonField(
         queryset=owner_candidates(),
         required=False,
         label="Accountable owner",
+        empty_label="Nobody yet (orphaned)",
         help_text="Leave empty to register it orphaned (it will be flagged until someone is named).",
     )
 
@@ -171,7 +182,7 @@ class IdentityForm(forms.Form):
         return data
 
 
-class AcceptableUseForm(forms.Form):
+class AcceptableUseForm(Form):
     purpose = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), help_text="What this identity is for.")
     allowed_tools = forms.CharField(
         required=False,
@@ -205,16 +216,16 @@ class AcceptableUseForm(forms.Form):
         return tools
 
 
-class OwnershipForm(forms.Form):
+class OwnershipForm(Form):
     person = PersonField(queryset=owner_candidates(), label="Person")
     role = forms.ChoiceField(choices=OwnershipRole.choices, widget=forms.RadioSelect, initial=OwnershipRole.ACCOUNTABLE)
 
 
-class ReasonForm(forms.Form):
+class ReasonForm(Form):
     reason = forms.CharField(max_length=1000, widget=REASON_WIDGET)
 
 
-class BulkTransferForm(forms.Form):
+class BulkTransferForm(Form):
     identity = forms.ModelMultipleChoiceField(
         queryset=Identity.objects.none(),
         to_field_name="uuid",
@@ -232,7 +243,7 @@ class BulkTransferForm(forms.Form):
         self.fields["identity"].queryset = changeable
 
 
-class IdentifierForm(forms.Form):
+class IdentifierForm(Form):
     kind = forms.ChoiceField(choices=IdentifierKind.choices)
     value = forms.CharField(
         max_length=2048,
@@ -310,7 +321,7 @@ class ExceptionFieldsMixin:
         )
 
 
-class EntitlementGrantForm(ScopeMixin, ExceptionFieldsMixin, forms.Form):
+class EntitlementGrantForm(ScopeMixin, ExceptionFieldsMixin, Form):
     tool = forms.ModelChoiceField(queryset=None, to_field_name="uuid", empty_label="Choose a tool")
     action = forms.ChoiceField(choices=Action.choices, widget=forms.RadioSelect, initial=Action.READ)
     expires_at = forms.DateTimeField(
@@ -350,7 +361,7 @@ class EntitlementGrantForm(ScopeMixin, ExceptionFieldsMixin, forms.Form):
         }
 
 
-class EntitlementReplaceForm(ScopeMixin, ExceptionFieldsMixin, forms.Form):
+class EntitlementReplaceForm(ScopeMixin, ExceptionFieldsMixin, Form):
     expires_at = forms.DateTimeField(
         required=False, widget=DATETIME_WIDGET, label="Expires at (UTC)", help_text="Empty: until revoked."
     )
@@ -367,12 +378,12 @@ class EntitlementReplaceForm(ScopeMixin, ExceptionFieldsMixin, forms.Form):
         return data
 
 
-class ExceptionForm(forms.Form):
+class ExceptionForm(Form):
     reason = forms.CharField(max_length=1000, widget=REASON_WIDGET, label="Why accept this risk")
     valid_until = forms.DateTimeField(widget=DATETIME_WIDGET, label="Until (UTC)", help_text="At most 365 days.")
 
 
-class TierOverrideForm(forms.Form):
+class TierOverrideForm(Form):
     tier = forms.ChoiceField(choices=RiskTier.choices, widget=forms.RadioSelect, label="Tier")
     reason = forms.CharField(max_length=1000, widget=REASON_WIDGET, help_text="Shown beside the tier to everyone.")
 
@@ -380,7 +391,7 @@ class TierOverrideForm(forms.Form):
 # --- credentials --------------------------------------------------------------------------------------------
 
 
-class CredentialForm(forms.Form):
+class CredentialForm(Form):
     name = forms.CharField(max_length=200, help_text="What people call it, e.g. “GitHub app key (prod)”.")
     kind = forms.ChoiceField(choices=CredentialKind.choices)
     fingerprint = forms.CharField(
@@ -436,7 +447,7 @@ class CredentialForm(forms.Form):
         return data
 
 
-class CredentialResolveForm(forms.Form):
+class CredentialResolveForm(Form):
     outcome = forms.ChoiceField(
         choices=[("confirmed", "Revoked — the system holding it confirmed"), ("failed", "Revocation failed")],
         widget=forms.RadioSelect,
@@ -447,14 +458,14 @@ class CredentialResolveForm(forms.Form):
 # --- systems and tools -----------------------------------------------------------------------------------------
 
 
-class SystemForm(forms.Form):
+class SystemForm(Form):
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(choices=SystemKind.choices)
     vendor = forms.CharField(max_length=200, required=False)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
-class ToolForm(forms.Form):
+class ToolForm(Form):
     key = forms.RegexField(
         regex=r"^[a-z0-9][a-z0-9_.:-]{0,199}$",
         max_length=200,

@@ -48,3 +48,20 @@ def scope_chips(scope):
 def listed_flags(flags) -> list[str]:
     """Flags for a list row: "orphaned" has its own column there (the owner)."""
     return [flag for flag in flags or () if flag != Flag.ORPHANED]
+
+
+FLAG_SHORT = {
+    Flag.ORPHANED: "Orphaned",
+    Flag.AUP_MISSING: "No acceptable use",
+    Flag.AUP_EXPIRED: "AUP expired",
+    Flag.FAN_OUT: "Fan-out",
+    Flag.SHARED_CREDENTIAL: "Shared credential",
+    Flag.OLD_STATIC_SECRET: "Old static secret",
+    Flag.UNEXCEPTED_PRIVILEGE: "No exception",
+}
+
+
+@register.filter
+def flag_short(flag) -> str:
+    """A flag's name where space is tight (list rows); the full label goes in the title."""
+    return FLAG_SHORT.get(flag, flag_label(flag))

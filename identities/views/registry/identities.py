@@ -34,12 +34,10 @@ class IdentityTable(Table):
     caption = "Identities"
     columns = (
         Column("name", "Identity", sort_field="name", css="wide"),
-        Column("kind", "Kind", sort_field="kind"),
         Column("tier", "Risk"),
-        Column("status", "Status", sort_field="status"),
         Column("environment", "Environment", sort_field="environment"),
         Column("owner", "Accountable owner"),
-        Column("flags", "Flags"),
+        Column("flags", "Needs attention"),
         Column("updated", "Changed", sort_field="updated_at", descending_first=True, css="nowrap"),
     )
     default_sort = "name"

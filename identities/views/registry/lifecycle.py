@@ -25,6 +25,23 @@ from identities.views.registry.common import (
 )
 
 
+def suspension_summary(name: str, counts: dict[str, int]) -> str:
+    """What the kill switch did, in words, naming only what there was to end."""
+    parts = [
+        f"{n} {what}{'' if n == 1 else 's'} {verb}"
+        for n, what, verb in (
+            (counts["jit_entitlements"], "JIT entitlement", "ended"),
+            (counts["grants"], "grant", "ended"),
+            (counts["tasks"], "open task", "closed"),
+            (counts["credentials"], "credential revocation", "requested"),
+        )
+        if n
+    ]
+    if not parts:
+        return f"{name} is suspended. It held no JIT access, open tasks or credentials to revoke."
+    return f"{name} is suspended: " + ", ".join(parts) + "."
+
+
 @roles_required(SUSPENDERS)
 @require_http_methods(["GET", "POST"])
 def identity_suspend(request, uuid):
@@ -46,12 +63,7 @@ def identity_suspend(request, uuid):
             request=request,
         )
         if ok:
-            messages.warning(
-                request,
-                f"{identity.name} is suspended: {counts['jit_entitlements']} JIT entitlement(s) and "
-                f"{counts['grants']} grant(s) ended, {counts['tasks']} task(s) closed, revocation of "
-                f"{counts['credentials']} credential(s) requested.",
-            )
+            messages.warning(request, suspension_summary(identity.name, counts))
             return done(request, identity_url(identity))
     context = {"identity": identity, "form": form, "can": can}
     status = form_status(request, status)

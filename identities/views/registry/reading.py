@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEntry
@@ -68,8 +69,31 @@ def risk_rules() -> list[str]:
 RISK_RULES = risk_rules()
 
 
-def flag_items(flags: list[str]) -> list[dict]:
-    return [{"code": flag, "label": FLAG_LABELS.get(flag, flag), "guide": FLAG_GUIDE.get(flag, "")} for flag in flags]
+def flag_items(identity: Identity, can: Abilities) -> list[dict]:
+    """Each flag with what it means and, where the reader can act on it, the way there."""
+    uuid = identity.uuid
+    ways = {
+        Flag.ORPHANED: (can.can_change, reverse("owner_assign", args=[uuid]), "Name an owner"),
+        Flag.AUP_MISSING: (can.can_add_aup, reverse("aup_create", args=[uuid]), "Add acceptable use"),
+        Flag.AUP_EXPIRED: (can.can_add_aup, reverse("aup_create", args=[uuid]), "Add a version"),
+        Flag.FAN_OUT: (True, "#workflows", "See workflows"),
+        Flag.SHARED_CREDENTIAL: (True, "#credentials", "See credentials"),
+        Flag.OLD_STATIC_SECRET: (True, "#credentials", "See credentials"),
+        Flag.UNEXCEPTED_PRIVILEGE: (True, "#entitlements", "See access"),
+    }
+    items = []
+    for flag in identity.flags:
+        allowed, url, action = ways.get(flag, (False, "", ""))
+        items.append(
+            {
+                "code": flag,
+                "label": FLAG_LABELS.get(flag, flag),
+                "guide": FLAG_GUIDE.get(flag, ""),
+                "url": url if allowed else "",
+                "action": action,
+            }
+        )
+    return items
 
 
 def exception_state(entitlement: Entitlement, tier: str, now) -> str:
@@ -171,7 +195,7 @@ def identity_page(identity: Identity, can: Abilities, visible) -> dict:
     return {
         "identity": identity,
         "can": can,
-        "flags": flag_items(identity.flags),
+        "flags": flag_items(identity, can),
         "risk_rules": RISK_RULES,
         "capabilities": [(code, risk.CAPABILITIES.get(code, code)) for code in identity.capabilities],
         "ownerships": ownerships,
