@@ -8,6 +8,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from agentiam.filtering import UTCDateTimeFilter
 from audit.models import AuditEntry
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "60"}, format="%Y-%m-%dT%H:%M")
@@ -49,14 +50,14 @@ class AuditEntryFilter(django_filters.FilterSet):
         help_text="The object's public id (exact); combine with object_type.",
         widget=forms.TextInput(attrs={"placeholder": "id or uuid"}),
     )
-    since = django_filters.IsoDateTimeFilter(
+    since = UTCDateTimeFilter(
         field_name="occurred_at",
         lookup_expr="gte",
         label="From (UTC)",
         help_text="Entries at or after this time.",
         widget=DATETIME_WIDGET,
     )
-    until = django_filters.IsoDateTimeFilter(
+    until = UTCDateTimeFilter(
         field_name="occurred_at",
         lookup_expr="lt",
         label="Until (UTC)",
