@@ -203,7 +203,7 @@ class _CsvBody:
     def __init__(self, first: bytes, stream, budget: _Budget):
         self.first, self.stream, self.budget = first, stream, budget
         self.decoder = codecs.getincrementaldecoder("utf-8")("strict")
-        self.lines_before = 1  # the header
+        self.line = 2  # the line the next chunk starts on (the header is line 1)
         self.problem: tuple[int, str] | None = None
 
     def chunks(self) -> Iterator[bytes]:
@@ -222,14 +222,14 @@ class _CsvBody:
                 try:
                     self.decoder.decode(b"", final=True)
                 except UnicodeDecodeError:
-                    self.problem = (self.lines_before, ERR_ENCODING)
+                    self.problem = (self.line, ERR_ENCODING)
                     return
                 if pending:
                     yield b"\n"
                 return
             chunk = self.stream.read(CHUNK)
             if chunk and not self.budget.take(len(chunk)):
-                self.problem = (self.lines_before, ERR_TOO_BIG.format(limit=self.budget.limit))
+                self.problem = (self.line, ERR_TOO_BIG.format(limit=self.budget.limit))
                 return
 
     def _check(self, chunk: bytes) -> bool:
@@ -237,12 +237,12 @@ class _CsvBody:
         try:
             self.decoder.decode(chunk[:nul] if nul >= 0 else chunk)
         except UnicodeDecodeError as error:
-            self.problem = (self.lines_before + chunk.count(b"\n", 0, error.start), ERR_ENCODING)
+            self.problem = (self.line + chunk.count(b"\n", 0, error.start), ERR_ENCODING)
             return False
         if nul >= 0:
-            self.problem = (self.lines_before + chunk.count(b"\n", 0, nul), ERR_NUL)
+            self.problem = (self.line + chunk.count(b"\n", 0, nul), ERR_NUL)
             return False
-        self.lines_before += chunk.count(b"\n")
+        self.line += chunk.count(b"\n")
         return True
 
 

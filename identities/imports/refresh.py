@@ -167,7 +167,8 @@ def _refresh_batch(ids: list[int], now: datetime) -> None:
                    risk_tier text, is_orphaned boolean, flags text[])"""
         )
         with cursor.cursor.copy("COPY refresh_out FROM STDIN") as copy:
-            copy.set_types(["int8", "text", "jsonb", "text", "bool", "text[]"])
+            # The reasons travel as JSON text that the server parses into jsonb.
+            copy.set_types(["int8", "text", "text", "text", "bool", "text[]"])
             for row in results:
                 copy.write_row(row)
         cursor.execute(
