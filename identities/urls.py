@@ -1,10 +1,11 @@
 from django.urls import path
 
+from agentiam.dashboard import Panel, register_panel
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import Role
 from identities import views_imports
 from identities.views import people, profile
-from identities.views.registry import access, catalog, changes, common, identities, lifecycle
+from identities.views.registry import access, catalog, changes, common, dashboard, identities, lifecycle
 
 urlpatterns = [
     path("people/", people.people_list, name="people"),
@@ -71,3 +72,4 @@ register(NavEntry("Access", "Tools", "tools", common.READERS))
 register(NavEntry("Identities", "Import and export", "imports", views_imports.IMPORT_READERS))
 register(NavEntry("Administration", "People", "people", people.PEOPLE_READERS))
 register(NavEntry("Account", "My profile", "my_profile", None))
+register_panel(Panel("registry", "registry/dashboard_panel.html", common.READERS, dashboard.registry_panel, order=5))

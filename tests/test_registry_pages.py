@@ -834,3 +834,44 @@ def test_the_tool_list_filters_by_flag_and_action(cast, client_factory, tool):
     assert "vault.read_secret" in page and "github.create_pull_request" not in page
     page = client.get(reverse("tools"), {"action": "admin"}).content.decode()
     assert "github.create_pull_request" in page and "vault.read_secret" not in page
+
+
+def test_the_identity_page_runs_the_same_number_of_queries_however_much_access_it_holds(
+    cast, client_factory, agent, django_assert_max_num_queries
+):
+    tools = [ToolFactory(key=f"jira.tool_{i:02}", actions=["read"]) for i in range(30)]
+    services.entitlement_grant(identity=agent, tool=tools[0], action="read", actor=cast.identity_owner)
+    client = client_factory(cast.identity_owner)
+    url = reverse("identity", args=[agent.uuid])
+    client.get(url)
+    with CaptureQueriesContext(connection) as few:
+        client.get(url)
+    for tool in tools[1:]:
+        entitlement = services.entitlement_grant(identity=agent, tool=tool, action="read", actor=cast.identity_owner)
+        services.credential_register(
+            actor=cast.identity_owner,
+            holders=[agent],
+            entitlements=[entitlement],
+            name=tool.key,
+            kind="api_key",
+            fingerprint=f"{tool.pk:064x}",
+            issued_at=timezone.now(),
+        )
+    with django_assert_max_num_queries(30), CaptureQueriesContext(connection) as many:
+        response = client.get(url)
+    assert response.content.decode().count("jira.tool_") >= 30
+    assert len(many) == len(few)
+
+
+def test_the_dashboard_counts_only_the_identities_the_reader_may_see(cast, client_factory, agent, theirs, other_owner):
+    make_high_risk(cast, agent)
+    services.identity_suspend(identity=theirs, actor=other_owner, reason="paused")
+    services.identity_create(
+        actor=cast.administrator, kind="service_account", name="orphan", environment="dev", exposure="internal"
+    )
+    panel = {p["key"]: p for p in client_factory(cast.auditor).get("/").context["panels"]}["registry"]
+    assert panel["total"] == 3 and (panel["orphaned"], panel["suspended"]) == (1, 1)
+    assert dict((tier, n) for tier, _, n in panel["by_tier"]) == {"critical": 0, "high": 1, "medium": 0, "low": 2}
+    mine = {p["key"]: p for p in client_factory(cast.identity_owner).get("/").context["panels"]}["registry"]
+    assert mine["total"] == 1 and mine["suspended"] == 0
+    assert {p["key"] for p in client_factory(cast.outsider).get("/").context["panels"]} == set()
