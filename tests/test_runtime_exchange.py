@@ -85,6 +85,12 @@ def test_the_issued_token_is_recorded_without_the_token_itself(estate):
     assert answer["access_token"] not in stored and answer["access_token"].split(".")[2] not in stored
 
 
+def test_an_exchange_for_an_open_task_reads_and_writes_in_five_queries(estate, django_assert_max_num_queries):
+    access_token()  # the task exists and the signing key is unsealed in this process
+    with django_assert_max_num_queries(5):  # context, identifier, task, coverage, the issued-token record
+        access_token()
+
+
 def test_form_bodies_work_like_json_and_the_same_task_name_reuses_the_task(estate):
     first = access_token()
     second = exchange(form=True)

@@ -92,7 +92,8 @@ def signature_valid(parsed: ParsedToken, public_x: str | None) -> bool:
 
 
 def looks_like_ours(token: str) -> bool:
-    """Is this (verified or not) one of our access tokens? Used to refuse them as exchange inputs."""
+    """Is this (verified or not) one of our access tokens? Used to refuse them as exchange inputs. Every
+    token we sign says typ at+jwt and names our issuer, so the header and claims are enough."""
     parts = token.split(".") if isinstance(token, str) else []
     if len(parts) != 3:
         return False
@@ -106,22 +107,25 @@ def looks_like_ours(token: str) -> bool:
     typ = header.get("typ")
     if isinstance(typ, str) and typ.lower() in (TOKEN_TYPE, "application/at+jwt"):
         return True
-    if claims.get("iss") == settings.RUNTIME_ISSUER:
-        return True
-    kid = header.get("kid")
-    return isinstance(kid, str) and SigningKey.objects.filter(kid=kid, purpose=SigningKey.Purpose.TOKEN).exists()
+    return claims.get("iss") == settings.RUNTIME_ISSUER
 
 
 # Unsealed private halves, by kid: a key is unsealed once per process, not per token.
 _PRIVATE: dict[str, Ed25519PrivateKey] = {}
 
 
-def sign(claims: dict[str, Any]) -> tuple[str, str]:
-    """Sign with the active token key (created on first use); returns (token, kid)."""
-    key = signing_keys.active_key(SigningKey.Purpose.TOKEN)
-    private = _PRIVATE.get(key.kid)
+def sign(claims: dict[str, Any], *, kid_hint: str | None = None) -> tuple[str, str]:
+    """Sign with the active token key (created on first use); returns (token, kid).
+
+    `kid_hint` is the active key's id as the caller already read it: when that key is unsealed here already,
+    no query is needed."""
+    private = _PRIVATE.get(kid_hint) if kid_hint else None
+    kid = kid_hint
     if private is None:
-        _PRIVATE.clear()  # a rotated key's private half leaves memory too
-        private = _PRIVATE[key.kid] = signing_keys.private_key(key)
-    token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": TOKEN_TYPE})
-    return token, key.kid
+        key = signing_keys.active_key(SigningKey.Purpose.TOKEN)
+        kid, private = key.kid, _PRIVATE.get(key.kid)
+        if private is None:
+            _PRIVATE.clear()  # a rotated key's private half leaves memory too
+            private = _PRIVATE[key.kid] = signing_keys.private_key(key)
+    token = jwt.encode(claims, private, algorithm=ALGORITHM, headers={"kid": kid, "typ": TOKEN_TYPE})
+    return token, kid

@@ -12,7 +12,7 @@ import binascii
 import json
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +23,8 @@ from identities.models import Identifier, IdentifierKind, Identity
 from identities.runtime import proofs
 from identities.runtime.jwks import FetchRules, RemoteJwks
 from identities.runtime.keys import JWT_SVID_USE, SIGNATURE_USE, InvalidKeySet, KeySet, KeySource
-from identities.runtime.models import AssertionKey, OidcIssuer, ProvenanceRule, TrustBundle
-from identities.runtime.provenance import ProvenanceRule as Rule
-from identities.runtime.provenance import check_provenance
+from identities.runtime.models import AssertionKey
+from identities.runtime.provenance import ProvenanceRule, check_provenance
 from identities.spiffe import InvalidSpiffeId, normalise_spiffe_id
 
 TOKEN_TYPE_JWT = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - a URI
@@ -57,32 +56,66 @@ def key_source(document: Any, url: str, *, use: str) -> KeySource:
         return remote
 
 
-class ConfigError(proofs.ProofError):
-    pass
+@dataclass(frozen=True)
+class Rule:
+    issuer: str
+    claim: str
+    allowed_values: tuple[str, ...]
+    identity_field: str
 
 
 @dataclass(frozen=True)
 class Trust:
     bundles: dict[str, proofs.TrustBundle]
     issuers: dict[str, proofs.OidcIssuer]
-    rules: tuple[ProvenanceRule, ...]
+    rules: tuple[Rule, ...]
+    audience_served: bool = False
+    tools: dict[str, dict[str, Any]] = field(default_factory=dict)  # key → {"id", "key", "actions"}
+    token_kid: str | None = None  # the active token signing key, if there is one
 
 
-def load_trust() -> Trust:
+# The token service's reads before the proof is verified, in one round trip: is the audience served, the
+# enabled trust configuration, the tools asked for, and which key signs.
+_CONTEXT = """
+SELECT json_build_object(
+    'audience', EXISTS (
+        SELECT 1 FROM runtime_gateway WHERE disabled_at IS NULL AND audiences @> ARRAY[%(audience)s]::varchar[]
+    ),
+    'bundles', (SELECT coalesce(json_agg(json_build_object(
+        'name', trust_domain, 'audience', audience, 'keys', bundle, 'url', bundle_url)), '[]')
+        FROM runtime_trustbundle WHERE disabled_at IS NULL),
+    'issuers', (SELECT coalesce(json_agg(json_build_object(
+        'name', issuer, 'audience', audience, 'keys', jwks, 'url', jwks_url)), '[]')
+        FROM runtime_oidcissuer WHERE disabled_at IS NULL),
+    'rules', (SELECT coalesce(json_agg(json_build_object(
+        'issuer', issuer, 'claim', claim, 'values', allowed_values, 'field', identity_field)), '[]')
+        FROM runtime_provenancerule WHERE disabled_at IS NULL),
+    'tools', (SELECT coalesce(json_agg(json_build_object('id', id, 'key', key, 'actions', actions)), '[]')
+        FROM identities_tool WHERE key = ANY(%(tools)s)),
+    'token_kid', (SELECT kid FROM audit_signingkey WHERE purpose = 'token' AND status = 'active')
+)
+"""
+
+
+def load_trust(*, audience: str = "", tools: list[str] | tuple[str, ...] = ()) -> Trust:
+    with connection.cursor() as cursor:
+        cursor.execute(_CONTEXT, {"audience": audience, "tools": list(tools)})
+        data = cursor.fetchone()[0]
     bundles, issuers = {}, {}
-    for bundle in TrustBundle.objects.enabled():
+    for row in data["bundles"]:
         try:
-            keys = key_source(bundle.bundle, bundle.bundle_url, use=JWT_SVID_USE)
+            keys = key_source(row["keys"], row["url"], use=JWT_SVID_USE)
         except InvalidKeySet:
             continue  # refused when saved; a bundle that no longer parses verifies nothing
-        bundles[bundle.trust_domain] = proofs.TrustBundle(bundle.trust_domain, keys, bundle.audience)
-    for issuer in OidcIssuer.objects.enabled():
+        bundles[row["name"]] = proofs.TrustBundle(row["name"], keys, row["audience"])
+    for row in data["issuers"]:
         try:
-            keys = key_source(issuer.jwks, issuer.jwks_url, use=SIGNATURE_USE)
+            keys = key_source(row["keys"], row["url"], use=SIGNATURE_USE)
         except InvalidKeySet:
             continue
-        issuers[issuer.issuer] = proofs.OidcIssuer(issuer.issuer, keys, issuer.audience)
-    return Trust(bundles, issuers, tuple(ProvenanceRule.objects.enabled()))
+        issuers[row["name"]] = proofs.OidcIssuer(row["name"], keys, row["audience"])
+    rules = tuple(Rule(r["issuer"], r["claim"], tuple(r["values"] or ()), r["field"] or "") for r in data["rules"])
+    return Trust(bundles, issuers, rules, data["audience"], {t["key"]: t for t in data["tools"]}, data["token_kid"])
 
 
 class DbJtiLedger:
@@ -172,6 +205,8 @@ def _checked(proof: proofs.VerifiedProof, identity: Identity, trust: Trust) -> I
             return value
         return [value] if value else []
 
-    rules = [Rule(r.issuer, r.claim, frozenset(r.allowed_values), bool(r.identity_field)) for r in trust.rules]
+    rules = [
+        ProvenanceRule(r.issuer, r.claim, frozenset(r.allowed_values), bool(r.identity_field)) for r in trust.rules
+    ]
     check_provenance(proof, rules, own_values)
     return identity

@@ -20,9 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from identities import services as registry
-from identities.models import Entitlement, Identity, Task, Tool
+from identities.models import Entitlement, Identity, Task
 from identities.runtime import access_tokens, proofs, trust
-from identities.runtime.models import DelegationRule, Gateway, IssuedToken
+from identities.runtime.models import DelegationRule, IssuedToken
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ISSUED_TOKEN_TYPE = trust.TOKEN_TYPE_ACCESS_TOKEN
@@ -133,10 +133,7 @@ def _check_request(req: ExchangeRequest) -> tuple[str, list[tuple[str, str]]]:
         if match is None:
             raise ExchangeError("invalid_scope", ERR_SCOPE_SYNTAX.format(scope=scope), field="scope")
         scopes.append((match.group(1), match.group(2)))
-    audience = req.audience[0]
-    if not Gateway.objects.enabled().filter(audiences__contains=[audience]).exists():
-        raise ExchangeError("invalid_target", ERR_AUDIENCE.format(audience=audience), field="audience")
-    return audience, scopes
+    return req.audience[0], scopes
 
 
 def _client(req: ExchangeRequest, loaded: trust.Trust, now: datetime) -> Identity | None:
@@ -162,16 +159,17 @@ def _prove(token: str, token_type: str, loaded: trust.Trust, now: datetime, name
         raise ExchangeError("invalid_grant", error.reason, field=name, proof_error=error.code) from None
 
 
-def _coverage(identity: Identity, tools: dict[str, Tool], task: Task | None, now: datetime, own_task: bool):
+def _coverage(identity: Identity, tools: dict[str, dict], task: Task | None, now: datetime, own_task: bool):
     """{(tool_key, action): None (standing) or the end of the JIT grant that covers it}."""
+    keys = {tool["id"]: key for key, tool in tools.items()}
     rows = (
-        Entitlement.objects.filter(identity=identity, tool__in=tools.values(), revoked_at__isnull=True)
+        Entitlement.objects.filter(identity=identity, tool_id__in=keys, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), granted_at__lte=now)
-        .select_related("grant", "tool")
+        .select_related("grant")
     )
     covered: dict[tuple[str, str], datetime | None] = {}
     for row in rows:
-        key = (row.tool.key, row.action)
+        key = (keys[row.tool_id], row.action)
         if row.mode == "standing":
             covered[key] = None
             continue
@@ -188,7 +186,9 @@ def _coverage(identity: Identity, tools: dict[str, Tool], task: Task | None, now
 def token_exchange(req: ExchangeRequest) -> Issued:
     now = timezone.now()
     audience, wanted = _check_request(req)
-    loaded = trust.load_trust()
+    loaded = trust.load_trust(audience=audience, tools=sorted({key for key, _ in wanted}))
+    if not loaded.audience_served:
+        raise ExchangeError("invalid_target", ERR_AUDIENCE.format(audience=audience), field="audience")
     client = _client(req, loaded, now)
     subject_proof, subject = _prove(req.subject_token, req.subject_token_type, loaded, now, "subject_token")
     actor = None
@@ -202,11 +202,11 @@ def token_exchange(req: ExchangeRequest) -> Issued:
     if client is not None and client.pk != (actor or subject).pk:
         raise ExchangeError("invalid_client", ERR_CLIENT_NOT_ACTOR, status=401, field="client_assertion")
 
-    tools = {tool.key: tool for tool in Tool.objects.filter(key__in={key for key, _ in wanted})}
+    tools = loaded.tools
     for key, action in wanted:
         if key not in tools:
             raise ExchangeError("invalid_scope", ERR_UNKNOWN_TOOL.format(scope=f"{key}:{action}"), field="scope")
-        if action not in tools[key].actions:
+        if action not in tools[key]["actions"]:
             raise ExchangeError("invalid_scope", ERR_TOOL_ACTION.format(scope=f"{key}:{action}"), field="scope")
     task = Task.objects.filter(identity=subject, name=req.task).first()
     if task is not None and task.state != Task.State.OPEN:
@@ -242,7 +242,7 @@ def token_exchange(req: ExchangeRequest) -> Issued:
                 expires_at = min(expires_at, end)
 
     act = _act(actor, subject_proof.claims.get("act")) if actor is not None else None
-    return _issue(subject, subject_proof, actor, act, task, audience, wanted, now, expires_at)
+    return _issue(subject, subject_proof, actor, act, task, audience, wanted, now, expires_at, loaded.token_kid)
 
 
 def _act(actor: Identity, earlier: object, depth: int = 0) -> dict[str, Any]:
@@ -274,7 +274,7 @@ def act_chain(act: dict[str, Any] | None) -> list[str]:
     return chain
 
 
-def _issue(subject, proof, actor, act, task, audience, wanted, now, expires_at) -> Issued:
+def _issue(subject, proof, actor, act, task, audience, wanted, now, expires_at, kid_hint=None) -> Issued:
     jti = uuid.uuid4().hex
     scopes = [f"{key}:{action}" for key, action in wanted]
     claims: dict[str, Any] = {
@@ -290,7 +290,7 @@ def _issue(subject, proof, actor, act, task, audience, wanted, now, expires_at) 
     }
     if act is not None:
         claims["act"] = act
-    token, kid = access_tokens.sign(claims)
+    token, kid = access_tokens.sign(claims, kid_hint=kid_hint)
     IssuedToken.objects.create(
         jti=jti,
         kid=kid,
