@@ -220,7 +220,8 @@ def assertion_key_create(
 
 @transaction.atomic
 def provenance_rule_create(
-    *, actor, issuer: str, claim: str, allowed_values: list[str], identity_field: str = "", description: str = "",
+    *, actor, issuer: str, claim: str, allowed_values: list[str] | tuple[str, ...] = (), identity_field: str = "",
+    description: str = "",
     request=None,
 ) -> ProvenanceRule:  # fmt: skip
     _require_admin(actor)
