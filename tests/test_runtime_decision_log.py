@@ -114,3 +114,9 @@ def test_the_decision_log_is_append_only(estate):
         PolicyDecision.objects.filter(decision="allow").update(decision="deny")
     with pytest.raises(DatabaseError), transaction.atomic():
         PolicyDecision.objects.all().delete()
+
+
+def test_the_identity_page_links_to_its_decisions(estate, client_factory):
+    page = client_factory(estate.cast.identity_owner).get(f"/identities/{estate.agent.uuid}/").content.decode()
+    link = f'href="/runtime/decisions/?identity={estate.agent.uuid}"'
+    assert link in page
