@@ -124,3 +124,7 @@ class PolicyDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.decision} {self.tool_key}:{self.action}"
+
+    @property
+    def latency_ms(self) -> float:
+        return self.latency_us / 1000
