@@ -16,7 +16,7 @@ sync workers close them):
   cannot hide its queue);
 - token exchange throughput (closed loop) and a batch of 50 decisions per request.
 
-Targets (issue 5): decide ≥ 0.25× the bare view's maximum; p99 ≤ 50 ms at half of decide's maximum;
+Targets (issue 5): decide ≥ 0.25 x the bare view's maximum; p99 ≤ 50 ms at half of decide's maximum;
 token exchange ≥ 100/s.
 """
 
@@ -319,7 +319,8 @@ def run(port: int, seeded: dict[str, str], args) -> None:
     )
     bare_p50, bare_p99 = percentile(bare_latencies, 0.5), percentile(bare_latencies, 0.99)
     print(
-        f"  bare at {bare_rate / 2:.0f}/s offered (sent {bare_sent:.0f}/s): p50 {bare_p50:.1f} ms  p99 {bare_p99:.1f} ms"
+        f"  bare at {bare_rate / 2:.0f}/s offered (sent {bare_sent:.0f}/s): p50 {bare_p50:.1f} ms"
+        f"  p99 {bare_p99:.1f} ms"
     )
     print(f"  token exchange            max {token_rate:8.0f} req/s   ({token_n} requests, {token_err} errors)"
           f"   target >= 100/s  {'PASS' if token_rate >= 100 else 'FAIL'}")  # fmt: skip
