@@ -875,3 +875,15 @@ def test_the_dashboard_counts_only_the_identities_the_reader_may_see(cast, clien
     mine = {p["key"]: p for p in client_factory(cast.identity_owner).get("/").context["panels"]}["registry"]
     assert mine["total"] == 1 and mine["suspended"] == 0
     assert {p["key"] for p in client_factory(cast.outsider).get("/").context["panels"]} == set()
+
+
+def test_suspending_an_identity_someone_else_just_suspended_reloads_the_page_with_the_reason(
+    cast, client_factory, agent
+):
+    services.identity_suspend(identity=agent, actor=cast.security_analyst, reason="alert 7")
+    response = client_factory(cast.identity_owner).post(
+        reverse("identity_suspend", args=[agent.uuid]), {"reason": "me too"}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 204 and response["HX-Redirect"] == reverse("identity", args=[agent.uuid])
+    page = client_factory(cast.identity_owner).get(reverse("identity", args=[agent.uuid]))
+    assert "alert 7" in page.content.decode()

@@ -67,6 +67,9 @@ def identity_suspend(request, uuid):
             return done(request, identity_url(identity))
     context = {"identity": identity, "form": form, "can": can}
     status = form_status(request, status)
+    if request.htmx and status == 409:  # suspended meanwhile: the whole page is out of date
+        messages.error(request, " ".join(form.non_field_errors()))
+        return done(request, identity_url(identity))
     if request.htmx and request.method == "POST":
         return render(request, "registry/identity_detail.html#kill-switch", context, status=status)
     return render(request, "registry/identity_suspend.html", context, status=status)
