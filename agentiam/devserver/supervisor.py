@@ -177,10 +177,8 @@ def run(argv: list[str]) -> int:
         if not _port_free(port):
             raise ServiceError(f"port {port} on 127.0.0.1 is in use; set PORT to a free one (PORT=8001 make run)")
         sup.start_services()
-        say("applying database migrations")
-        sup.manage("migrate", "--noinput", "-v", "0")
-        sup.manage("collectstatic", "--noinput", "-v", "0")
-        logins = sup.manage("seed_demo", capture=True)
+        say("applying database migrations and loading the demo data (once)")
+        logins = sup.manage("prepare_run", capture=True)
         workers = os.environ.get("WEB_CONCURRENCY", "3")
         gunicorn = sup.app_child(
             "gunicorn",
