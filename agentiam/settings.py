@@ -299,6 +299,9 @@ for _network in RUNTIME_JWKS_ALLOWED_NETWORKS:
     except ValueError:
         raise ImproperlyConfigured(f"RUNTIME_JWKS_ALLOWED_NETWORKS: {_network!r} is not a CIDR or 'public'") from None
 RUNTIME_JWKS_TIMEOUT = env_int("RUNTIME_JWKS_TIMEOUT", 5, minimum=1, maximum=30)
+# The decide and token lookups run as prepared statements (planning them costs more than running them).
+# Turn off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+RUNTIME_PREPARED_LOOKUPS = env_bool("RUNTIME_PREPARED_LOOKUPS", True)
 RUNTIME_JWKS_CA_FILE = env_str("RUNTIME_JWKS_CA_FILE", None)
 
 # --- Auth ------------------------------------------------------------------------------------------------

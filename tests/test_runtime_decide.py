@@ -239,3 +239,10 @@ def test_decide_reads_everything_in_one_round_trip_and_logs_in_another(estate, t
     decide(estate.credential, token)  # the worker has the active policy parsed
     with django_assert_max_num_queries(2):
         answer(decide(estate.credential, token), "allow")
+
+
+def test_without_prepared_statements_the_answers_are_the_same(estate, token, settings):
+    settings.RUNTIME_PREPARED_LOOKUPS = False  # behind a pooler that cannot keep prepared statements
+    fresh = access_token(task="unprepared")["access_token"]
+    assert answer(decide(estate.credential, fresh), "allow")["reasons"] == ["allow-standing-entitlement"]
+    assert answer(decide(estate.credential, token, resource={"repo": "x/y"}), "deny")["reasons"] == ["default-deny"]

@@ -9,17 +9,20 @@ the moment of the decision. Times come back as epoch seconds (cheap to turn into
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
+from django.conf import settings
 from django.db import connection
 
 SQL = """
 WITH gw AS (
     SELECT g.id, g.digest, g.audiences, g.disabled_at IS NULL AS enabled, i.status AS identity_status
     FROM runtime_gateway g JOIN identities_identity i ON i.id = g.identity_id
-    WHERE g.prefix = %(prefix)s
+    WHERE g.prefix = %(prefix)s::text
 ), tok AS (
     SELECT t.jti, t.kid, t.identity_id, t.actor_id, t.task_id, t.audience, t.scopes, t.act_chain,
            extract(epoch FROM t.expires_at)::float8 AS exp,
@@ -27,7 +30,7 @@ WITH gw AS (
            k.public_key, k.status AS key_status
     FROM runtime_issuedtoken t
     LEFT JOIN audit_signingkey k ON k.kid = t.kid AND k.purpose = 'token'
-    WHERE t.jti = ANY(%(jtis)s)
+    WHERE t.jti = ANY(%(jtis)s::text[])
 ), ids AS (
     SELECT i.id, i.uuid, i.name, i.kind, i.status, i.risk_tier, i.environment,
            EXISTS (
@@ -43,10 +46,10 @@ WITH gw AS (
            extract(epoch FROM a.valid_until)::float8 AS valid_until
     FROM identities_acceptableuse a
     WHERE a.identity_id IN (SELECT identity_id FROM tok)
-      AND a.valid_from <= %(now)s AND (a.valid_until IS NULL OR a.valid_until > %(now)s)
+      AND a.valid_from <= %(now)s::timestamptz AND (a.valid_until IS NULL OR a.valid_until > %(now)s)
     ORDER BY a.identity_id, a.version DESC
 ), tools AS (
-    SELECT id, key, sensitivity, production, production_secrets FROM identities_tool WHERE key = ANY(%(tools)s)
+    SELECT id, key, sensitivity, production, production_secrets FROM identities_tool WHERE key = ANY(%(tools)s::text[])
 ), ents AS (
     SELECT e.id, e.uuid, e.identity_id, tl.key AS tool_key, e.action, e.mode, e.scope, e.grant_id,
            extract(epoch FROM e.granted_at)::float8 AS valid_from,
@@ -101,10 +104,56 @@ class Lookup:
     policy: dict[str, Any] | None
 
 
+class _PreparedCursor(psycopg.Cursor):
+    """Server-side binding, and every statement prepared (once per connection)."""
+
+    def execute(self, query, params=None, *, prepare=None, binary=None):
+        return super().execute(query, params, prepare=True, binary=binary)
+
+
+_prepared_connections: weakref.WeakSet = weakref.WeakSet()
+# Django leaves psycopg's prepare_threshold at None (nothing is ever prepared): a threshold no query reaches
+# lets only the statements executed through _PreparedCursor be prepared.
+_ONLY_WHEN_ASKED = 1 << 30
+
+
+def _prepared_cursor():
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw not in _prepared_connections:
+        raw.prepare_threshold = _ONLY_WHEN_ASKED
+        raw.execute("SET plan_cache_mode = force_generic_plan")
+        _prepared_connections.add(raw)
+    cursor = _PreparedCursor(raw)
+    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+
+
+def execute(sql: str, params: list[Any] | dict[str, Any]) -> None:
+    """A runtime write (the decision log's INSERT), prepared like the lookups."""
+    if not settings.RUNTIME_PREPARED_LOOKUPS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+        return
+    with _prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def fetch_one(sql: str, params: dict[str, Any]):
+    """One row of a runtime lookup. Planning these multi-CTE statements costs several times executing them,
+    so with RUNTIME_PREPARED_LOOKUPS they are prepared statements with a generic plan. Django's own queries
+    are bound client-side and never prepared, so the session's plan_cache_mode only reaches these (and
+    PL/pgSQL trigger bodies, whose statements have no parameter-sensitive plans)."""
+    if not settings.RUNTIME_PREPARED_LOOKUPS:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+    with _prepared_cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()
+
+
 def lookup(*, prefix: str, jtis: list[str], tools: list[str], now: datetime) -> Lookup:
-    with connection.cursor() as cursor:
-        cursor.execute(SQL, {"prefix": prefix, "jtis": jtis, "tools": tools, "now": now})
-        data = cursor.fetchone()[0]
+    data = fetch_one(SQL, {"prefix": prefix, "jtis": jtis, "tools": tools, "now": now})[0]
     entitlements: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for row in data["entitlements"]:
         entitlements.setdefault((row["identity_id"], row["tool_key"]), []).append(row)

@@ -23,6 +23,7 @@ from identities.models import Identifier, IdentifierKind, Identity
 from identities.runtime import proofs
 from identities.runtime.jwks import FetchRules, RemoteJwks
 from identities.runtime.keys import JWT_SVID_USE, SIGNATURE_USE, InvalidKeySet, KeySet, KeySource
+from identities.runtime.lookups import fetch_one
 from identities.runtime.models import AssertionKey
 from identities.runtime.provenance import ProvenanceRule, check_provenance
 from identities.spiffe import InvalidSpiffeId, normalise_spiffe_id
@@ -79,7 +80,7 @@ class Trust:
 _CONTEXT = """
 SELECT json_build_object(
     'audience', EXISTS (
-        SELECT 1 FROM runtime_gateway WHERE disabled_at IS NULL AND audiences @> ARRAY[%(audience)s]::varchar[]
+        SELECT 1 FROM runtime_gateway WHERE disabled_at IS NULL AND audiences @> ARRAY[%(audience)s::varchar]
     ),
     'bundles', (SELECT coalesce(json_agg(json_build_object(
         'name', trust_domain, 'audience', audience, 'keys', bundle, 'url', bundle_url)), '[]')
@@ -91,16 +92,14 @@ SELECT json_build_object(
         'issuer', issuer, 'claim', claim, 'values', allowed_values, 'field', identity_field)), '[]')
         FROM runtime_provenancerule WHERE disabled_at IS NULL),
     'tools', (SELECT coalesce(json_agg(json_build_object('id', id, 'key', key, 'actions', actions)), '[]')
-        FROM identities_tool WHERE key = ANY(%(tools)s)),
+        FROM identities_tool WHERE key = ANY(%(tools)s::text[])),
     'token_kid', (SELECT kid FROM audit_signingkey WHERE purpose = 'token' AND status = 'active')
 )
 """
 
 
 def load_trust(*, audience: str = "", tools: list[str] | tuple[str, ...] = ()) -> Trust:
-    with connection.cursor() as cursor:
-        cursor.execute(_CONTEXT, {"audience": audience, "tools": list(tools)})
-        data = cursor.fetchone()[0]
+    data = fetch_one(_CONTEXT, {"audience": audience, "tools": list(tools)})[0]
     bundles, issuers = {}, {}
     for row in data["bundles"]:
         try:

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from identities.runtime import access_tokens, partitions, reasons
+from identities.runtime import access_tokens, lookups, partitions, reasons
 from identities.runtime.credentials import credential_matches, gateway_prefix
 from identities.runtime.decision_ids import uuid7
 from identities.runtime.lookups import Lookup, at, lookup
@@ -245,7 +245,11 @@ _INSERT = (
     "INSERT INTO runtime_policydecision (uuid, decided_at, gateway_id, identity_id, token_jti, task_id, act_chain, "
     "tool_key, action, resource, evaluated, policy_version_id, decision, reasons, latency_us) VALUES "
 )
-_ROW = "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)"
+# Typed placeholders: the statement is prepared, so its parameter types must not depend on the values.
+_ROW = (
+    "(%s::uuid, %s::timestamptz, %s::bigint, %s::bigint, %s::text, %s::bigint, %s::text[], %s::text, %s::text, "
+    "%s::jsonb, %s::jsonb, %s::bigint, %s::text, %s::text[], %s::int)"
+)
 
 
 def _log(items: list[_Item], ids: list, gateway_id: int, policy_id: int | None, now: datetime, started: float):
@@ -272,11 +276,10 @@ def _execute(sql: str, params: list[Any]) -> None:
     # Requests run in autocommit: one statement, one round trip. Inside a transaction (a batch job, a test)
     # a savepoint keeps a failed insert from spoiling it.
     if connection.in_atomic_block:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        with transaction.atomic():
+            lookups.execute(sql, params)
         return
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+    lookups.execute(sql, params)
 
 
 def decide(*, credential: str | None, calls: list[Call], started: float | None = None) -> list[Answer]:
