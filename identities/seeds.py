@@ -101,3 +101,6 @@ def scale(n: int, out) -> None:
         )
         profiles = cursor.rowcount
     out.write(f"persons: {len(batch)} created ({n} in all), {profiles} profiles, in {time.monotonic() - started:.1f} s")
+    from identities.scale_registry import scale_registry
+
+    scale_registry(n, out)  # n identities, 10 entitlements and 2 credentials each, owned by the scale persons

@@ -227,7 +227,12 @@ def apply_entitlements(cursor, run: Run) -> None:
            FROM res_entitlements r JOIN imp_new_entitlements n ON n.external_id = r.ext
            WHERE r.plan = 'replace' AND ce.entitlement_id = r.old_id"""
     )
-    cursor.execute("UPDATE map_entitlements m SET db_id = n.id FROM imp_new_entitlements n WHERE n.external_id = m.ext")
+    if run.present("credentials", "entitlements"):  # only credentials look entitlements up again
+        cursor.execute(
+            """UPDATE map_entitlements m SET db_id = n.id FROM imp_new_entitlements n
+               WHERE n.external_id = m.ext
+                 AND m.ext IN (SELECT unnest(entitlement_exts) FROM res_credentials)"""
+        )
     cursor.execute(
         """INSERT INTO imp_touched
            SELECT mi.db_id FROM res_entitlements r JOIN map_identities mi ON mi.ext = r.identity_ext

@@ -67,11 +67,17 @@ def plan_entitlements(cursor, run: Run) -> None:
                        s.action, {scope} AS scope,
                        {typed(run, "entitlements", col("expires_at"))} AS expires_at,
                        {typed(run, "entitlements", col("reason"))} AS reason,
-                       {reason} AS exception_reason, {until} AS exception_until
+                       {reason} AS exception_reason, {until} AS exception_until,
+                       -- what the rules ask about the identity and the tool, joined once for every row
+                       p.status AS identity_status, p.may_change, p.owned_after,
+                       COALESCE(rt.actions, tool.actions::text[]) AS tool_actions
                 FROM imp_entitlements s
                 JOIN map_entitlements m ON m.ext = s.external_id
                 JOIN map_identities mi ON mi.ext = s.identity
                 JOIN map_tools mt ON mt.ext = s.tool
+                JOIN perm_identities p ON p.ext = s.identity
+                LEFT JOIN res_tools rt ON rt.ext = s.tool
+                LEFT JOIN identities_tool tool ON tool.id = mt.db_id
                 LEFT JOIN imp_scope x ON x.raw = s.scope
                 LEFT JOIN identities_entitlement d ON d.id = m.db_id
             ) q
@@ -109,7 +115,7 @@ def _entitlement_rules(cursor, run: Run) -> None:
         table,
         "identity",
         "%(message)s",
-        f"{GRANTED} AND (SELECT p.status FROM perm_identities p WHERE p.ext = r.identity_ext) <> 'active'",
+        f"{GRANTED} AND r.identity_status <> 'active'",
         message=ERR_IDENTITY_NOT_ACTIVE,
     )
     _rule(
@@ -119,9 +125,7 @@ def _entitlement_rules(cursor, run: Run) -> None:
         table,
         "action",
         "replace(%(message)s, '{action}', r.action)",
-        f"""{GRANTED} AND NOT r.action = ANY(COALESCE(
-                (SELECT t.actions FROM res_tools t WHERE t.ext = r.tool_ext),
-                (SELECT t.actions::text[] FROM identities_tool t WHERE t.id = r.tool_id)))""",
+        f"{GRANTED} AND NOT r.action = ANY(r.tool_actions)",
         message=ERR_ACTION_NOT_SUPPORTED,
     )
     _rule(
@@ -142,16 +146,17 @@ def _entitlement_rules(cursor, run: Run) -> None:
             table,
             "identity",
             "%(message)s",
-            f"""{GRANTED} AND r.action = 'read'
-                AND NOT (SELECT p.may_change FROM perm_identities p WHERE p.ext = r.identity_ext)""",
+            f"{GRANTED} AND r.action = 'read' AND NOT r.may_change",
             message=ERR_NOT_OWNER,
         )
-        _rule_with_join(
+        _rule(
             cursor,
             run,
+            entity,
+            table,
             "action",
-            "CASE WHEN %(admin)s OR NOT p.owned_after THEN %(needs_admin)s ELSE %(read_only)s END",
-            f"""{GRANTED} AND r.action <> 'read' AND (NOT %(admin)s OR p.owned_after)""",
+            "CASE WHEN %(admin)s OR NOT r.owned_after THEN %(needs_admin)s ELSE %(read_only)s END",
+            f"{GRANTED} AND r.action <> 'read' AND (NOT %(admin)s OR r.owned_after)",
             needs_admin=ERR_PRIVILEGED_NEEDS_ADMIN,
             read_only=ERR_READ_ONLY_OWNER,
         )
@@ -193,15 +198,6 @@ def _entitlement_rules(cursor, run: Run) -> None:
         message=ERR_DUPLICATE,
     )
     _exception_rules(cursor, run)
-
-
-def _rule_with_join(cursor, run, field, message_sql, where, **params) -> None:
-    cursor.execute(
-        f"""INSERT INTO imp_errors (file, line, field, message)
-            SELECT %(file)s, r._line, %(field)s, {message_sql}
-            FROM res_entitlements r JOIN perm_identities p ON p.ext = r.identity_ext WHERE {where}""",
-        run.params(file=run.file("entitlements"), field=field, **params),
-    )
 
 
 def _exception_rules(cursor, run: Run) -> None:
