@@ -94,15 +94,12 @@ def import_job(request, uuid):
     job = get_object_or_404(jobs_for(request.user), uuid=uuid)
     progress = job_progress(job)
     finished = job.status in (ImportJob.Status.SUCCEEDED, ImportJob.Status.FAILED)
-    reached = [key for key, _ in PHASES].index(progress.get("phase", "queued")) if not finished else len(PHASES)
     context = {
         "job": job,
         "finished": finished,
         "progress": progress,
         "poll_seconds": POLL_SECONDS,
-        "phases": [
-            {"label": label, "done": i < reached, "current": i == reached} for i, (key, label) in enumerate(PHASES)
-        ],
+        "phases": _phases(job, progress),
         "counts": _count_rows(job.counts),
         "problems": (job.report or {}).get("problems", []),
         "report": job.report or {},
@@ -111,6 +108,22 @@ def import_job(request, uuid):
     if request.htmx and not request.htmx.history_restore_request:
         template += "#status"
     return render(request, template, context)
+
+
+def _phases(job: ImportJob, progress: dict) -> list[dict]:
+    """The steps, each done, current, failed (a refused import stops at its checks) or still to come."""
+    keys = [key for key, _ in PHASES]
+    if job.status == ImportJob.Status.SUCCEEDED:
+        reached, failed = len(PHASES), None
+    elif job.status == ImportJob.Status.FAILED:
+        reached = failed = keys.index("checking")
+    else:
+        phase = progress.get("phase", "queued")
+        reached, failed = (keys.index(phase) if phase in keys else 0), None
+    return [
+        {"label": label, "done": i < reached, "current": i == reached and failed is None, "failed": i == failed}
+        for i, (_, label) in enumerate(PHASES)
+    ]
 
 
 COUNT_COLUMNS = ("created", "updated", "replaced", "unchanged", "owners_transferred", "revoked_not_granted")

@@ -667,3 +667,69 @@ def test_a_worker_process_runs_an_uploaded_import(cast, redis_client, tmp_path):
         from pathlib import Path
 
         assert not Path(cursor.fetchone()[0]).exists()
+
+
+# --- in a browser -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_an_administrator_uploads_a_registry_and_watches_it_import(live_server, page, tmp_path):
+    import os
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.test import Client
+    from playwright.sync_api import expect
+
+    from tests.conftest import ARTIFACTS
+    from tests.support import sign_in
+
+    shots = Path(os.environ.get("AGENTIAM_SCREENSHOT_DIR") or ARTIFACTS / "screenshots")
+    shots.mkdir(parents=True, exist_ok=True)
+    admin = make_person("priya", Role.ADMINISTRATOR, first_name="Priya", last_name="Raman")
+    owner = make_person(
+        "oliver", Role.IDENTITY_OWNER, first_name="Oliver", last_name="Grant", email="oliver@acme.example"
+    )
+    client = Client()
+    sign_in(client, admin)
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    files = estate_files(owner.email)
+    good = make_zip(tmp_path, "acme-registry.zip", **files)
+    files["entitlements__csv"][1]["action"] = "delete"
+    files["identifiers__csv"][0]["value"] = "spiffe://acme.org/ns/../triage"
+    bad = make_zip(tmp_path, "acme-registry-broken.zip", **files)
+
+    page.goto(f"{live_server.url}/registry/imports/")
+    expect(page.get_by_role("heading", name="Import and export")).to_be_visible()
+    page.set_input_files("input[name=file]", bad)
+    page.get_by_role("button", name="Upload and check").click()
+    expect(page.get_by_role("heading", name="acme-registry-broken.zip")).to_be_visible()
+    expect(page.locator(".import-steps li.current")).to_have_text("Queued")
+    page.screenshot(path=str(shots / "registry_import_queued.png"), full_page=True)
+    import_job_run(ImportJob.objects.get(filename="acme-registry-broken.zip").pk)
+    expect(page.get_by_text("2 problems found; nothing was written.")).to_be_visible(timeout=10_000)
+    expect(page.locator(".report-table")).to_contain_text("'delete' is not one of")
+    expect(page.locator("#import-status")).not_to_have_attribute("hx-trigger", "every 2s")
+    page.screenshot(path=str(shots / "registry_import_report.png"), full_page=True)
+
+    page.goto(f"{live_server.url}/registry/imports/")
+    page.set_input_files("input[name=file]", good)
+    page.get_by_label("Dry run: check everything and report what would change, write nothing").uncheck()
+    page.get_by_role("button", name="Upload and check").click()
+    import_job_run(ImportJob.objects.get(filename="acme-registry.zip").pk)
+    expect(page.get_by_text("Imported.")).to_be_visible(timeout=10_000)
+    expect(page.get_by_role("heading", name="What changed")).to_be_visible()
+    page.screenshot(path=str(shots / "registry_import_done.png"), full_page=True)
+    assert Identity.objects.filter(external_id="bot-1").exists()
+    page.goto(f"{live_server.url}/registry/imports/")
+    expect(page.locator("table")).to_contain_text("Problems found")
+    page.screenshot(path=str(shots / "registry_import_list.png"), full_page=True)
