@@ -3,13 +3,20 @@
 from django.urls import path
 
 from agentiam.navigation import NavEntry, register
-from identities.runtime.views import config, decisions
+from identities.runtime.views import config, decisions, policies
 
 app_name = "runtime"
 urlpatterns = [
     path("decisions/", decisions.decision_list, name="decisions"),
     path("decisions/<uuid:uuid>/", decisions.decision_detail, name="decision"),
     path("reasons/", decisions.reasons_page, name="reasons"),
+    path("policies/", policies.policy_list, name="policies"),
+    path("policies/<uuid:uuid>/", policies.policy_detail, name="policy"),
+    path("policies/<uuid:uuid>/draft/", policies.policy_draft_new, name="policy-draft"),
+    path("policies/<uuid:uuid>/edit/", policies.policy_edit, name="policy-edit"),
+    path("policies/<uuid:uuid>/diff/", policies.policy_diff, name="policy-diff"),
+    path("policies/<uuid:uuid>/simulate/", policies.policy_simulate, name="policy-simulate"),
+    path("policies/<uuid:uuid>/activate/", policies.policy_activate, name="policy-activate"),
     path("gateways/<uuid:uuid>/rotate/", config.gateway_rotate, name="gateway_rotate"),
 ]
 for slug in config.KINDS:
@@ -20,5 +27,6 @@ for slug in config.KINDS:
     ]
 
 register(NavEntry("Runtime", "Decision log", "runtime:decisions", decisions.DECISION_READERS))
+register(NavEntry("Runtime", "Policies", "runtime:policies", policies.POLICY_READERS))
 for slug, kind in config.KINDS.items():
     register(NavEntry("Runtime", kind.title, f"runtime:{slug}", config.CONFIG_READERS))

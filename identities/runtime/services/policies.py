@@ -1,0 +1,204 @@
+"""Policies as code, governed: drafts, validation, diff, simulation over the decision log, activation.
+
+Administrators write drafts; activation needs validation to pass and a SECOND administrator (nobody
+activates their own change). Activating retires the previous active version in the same transaction;
+workers pick the new version up on their next request (the evaluator compares version ids).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from agentiam.permissions import Role, roles_of
+from audit.trail import audit_record
+from identities.errors import Conflict, invalid
+from identities.runtime.models import PolicyDecision, PolicyStatus, PolicyVersion
+from identities.runtime.policy import SYSTEM_REASONS, RecordedDecision, explanations, replay, validate
+
+ERR_ADMIN_ONLY = "Only an administrator may change policy versions."
+ERR_NOT_DRAFT = "Only a draft can be changed or activated; this version is {status}."
+ERR_OWN_CHANGE = "Nobody activates their own change: a second administrator must activate this draft."
+ERR_INVALID = "This draft does not pass validation, so it cannot be activated."
+ERR_TEST_CASES_JSON = "The test cases must be a JSON list: {error}."
+ERR_POLICY_EMPTY = "Write the policy text (Cedar)."
+ERR_DAYS = "Simulate over 1 to 90 days of recorded decisions."
+SIMULATION_LIMIT = 5000  # newest decisions replayed; keeps a simulation to a few seconds
+
+
+def _require_admin(actor) -> None:
+    if Role.ADMINISTRATOR not in roles_of(actor):
+        raise PermissionDenied(ERR_ADMIN_ONLY)
+
+
+def parse_test_cases(text: str) -> list[Any]:
+    try:
+        cases = json.loads(text or "[]")
+    except ValueError as error:
+        raise invalid("test_cases", ERR_TEST_CASES_JSON.format(error=error)) from None
+    if not isinstance(cases, list):
+        raise invalid("test_cases", ERR_TEST_CASES_JSON.format(error="not a list"))
+    return cases
+
+
+def policy_validate(*, version: PolicyVersion) -> list[str]:
+    """Every reason the version may not be activated (empty: it may). Stores nothing."""
+    return validate(version.policy_text, version.schema_text, version.test_cases)
+
+
+@transaction.atomic
+def policy_draft_create(*, actor, parent: PolicyVersion, summary: str = "", request=None) -> PolicyVersion:
+    _require_admin(actor)
+    # The number is the next in sequence; the unique constraint settles a race between two authors.
+    number = (PolicyVersion.objects.aggregate(n=Max("number"))["n"] or 0) + 1
+    draft = PolicyVersion.objects.create(
+        number=number,
+        status=PolicyStatus.DRAFT,
+        summary=summary.strip()[:300] or f"Draft from version {parent.number}",
+        policy_text=parent.policy_text,
+        schema_text=parent.schema_text,
+        test_cases=parent.test_cases,
+        parent=parent,
+        author=actor,
+    )
+    audit_record(actor=actor, action="policy.draft_create", target=draft, request=request,
+                 changes={"number": number, "parent": parent.number})  # fmt: skip
+    return draft
+
+
+@transaction.atomic
+def policy_draft_update(
+    *, actor, version: PolicyVersion, policy_text: str, test_cases: list[Any], summary: str = "", request=None
+) -> PolicyVersion:
+    _require_admin(actor)
+    version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status != PolicyStatus.DRAFT:
+        raise Conflict(ERR_NOT_DRAFT.format(status=version.get_status_display().lower()))
+    if not policy_text.strip():
+        raise invalid("policy_text", ERR_POLICY_EMPTY)
+    changed = [
+        name
+        for name, value in (("policy_text", policy_text), ("test_cases", test_cases), ("summary", summary))
+        if getattr(version, name) != value
+    ]
+    version.policy_text, version.test_cases = policy_text, test_cases
+    version.summary = summary.strip()[:300] or version.summary
+    version.save(update_fields=["policy_text", "test_cases", "summary"])
+    audit_record(actor=actor, action="policy.draft_update", target=version, request=request,
+                 changes={"fields": changed})  # fmt: skip
+    return version
+
+
+@transaction.atomic
+def policy_activate(*, actor, version: PolicyVersion, request=None) -> PolicyVersion:
+    """Make the draft the active version (step-up is the view's: API tokens never get here)."""
+    _require_admin(actor)
+    version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
+    if version.status != PolicyStatus.DRAFT:
+        raise Conflict(ERR_NOT_DRAFT.format(status=version.get_status_display().lower()))
+    if version.author_id == actor.pk:
+        raise PermissionDenied(ERR_OWN_CHANGE)
+    errors = policy_validate(version=version)
+    if errors:
+        raise ValidationError({"policy_text": [ERR_INVALID, *errors]})
+    now = timezone.now()
+    previous = PolicyVersion.objects.select_for_update().filter(status=PolicyStatus.ACTIVE).first()
+    if previous is not None:
+        previous.status, previous.retired_at = PolicyStatus.RETIRED, now
+        previous.save(update_fields=["status", "retired_at"])
+    version.status, version.activated_by, version.activated_at = PolicyStatus.ACTIVE, actor, now
+    version.save(update_fields=["status", "activated_by", "activated_at"])
+    audit_record(actor=actor, action="policy.activate", target=version, request=request,
+                 changes={"number": version.number, "retired": previous.number if previous else None})  # fmt: skip
+    return version
+
+
+def policy_diff(*, version: PolicyVersion, against: PolicyVersion | None) -> dict[str, list[str]]:
+    """Unified diffs (lines) of the policy text and of the test cases, from `against` to `version`."""
+
+    def lines(text: str) -> list[str]:
+        return text.splitlines()
+
+    def cases(row: PolicyVersion | None) -> list[str]:
+        return lines(json.dumps(row.test_cases, indent=2, sort_keys=True)) if row else []
+
+    old_name = f"v{against.number}" if against else "(nothing)"
+    new_name = f"v{version.number}"
+    return {
+        "policy": list(difflib.unified_diff(lines(against.policy_text) if against else [], lines(version.policy_text),
+                                            old_name, new_name, lineterm="")),
+        "test_cases": list(difflib.unified_diff(cases(against), cases(version), old_name, new_name, lineterm="")),
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SimulatedFlip:
+    decision: PolicyDecision
+    now_allow: bool
+    reasons: list[str]
+    errors: list[str]
+    explained: list[tuple[str, str]]
+
+    @property
+    def was_allow(self) -> bool:
+        return self.decision.decision == "allow"
+
+
+@dataclass(frozen=True)
+class Simulation:
+    days: int
+    replayed: int
+    limited: bool
+    flips: list[SimulatedFlip]
+
+
+def policy_simulate(*, version: PolicyVersion, days: int = 7, limit: int = SIMULATION_LIMIT) -> Simulation:
+    """Replay the last `days` of recorded decisions (as stored, newest first, at most `limit`) against the
+    version and list exactly the calls whose decision would flip."""
+    if not 1 <= days <= 90:
+        raise invalid("days", ERR_DAYS)
+    since = timezone.now() - timedelta(days=days)
+    rows = list(
+        PolicyDecision.objects.filter(decided_at__gte=since)
+        .exclude(evaluated={})
+        .select_related("identity")
+        .order_by("-decided_at", "-id")[: limit + 1]
+    )
+    limited = len(rows) > limit
+    rows = rows[:limit]
+    by_id = {str(row.id): row for row in rows}
+    records = [RecordedDecision(str(row.id), row.evaluated, row.decision == "allow") for row in rows]
+    flips = replay(records, version.policy_text, version.schema_text)
+    rules = {**explanations(version.policy_text), **SYSTEM_REASONS}
+    return Simulation(days, len(rows), limited, [
+        SimulatedFlip(by_id[f.id], f.now_allow, f.reasons, f.errors, [(r, rules.get(r, "")) for r in f.reasons])
+        for f in flips
+    ])  # fmt: skip
+
+
+__all__ = [
+    "ERR_ADMIN_ONLY",
+    "ERR_DAYS",
+    "ERR_INVALID",
+    "ERR_NOT_DRAFT",
+    "ERR_OWN_CHANGE",
+    "ERR_POLICY_EMPTY",
+    "ERR_TEST_CASES_JSON",
+    "SIMULATION_LIMIT",
+    "Simulation",
+    "parse_test_cases",
+    "policy_activate",
+    "policy_diff",
+    "policy_draft_create",
+    "policy_draft_update",
+    "policy_simulate",
+    "policy_validate",
+]
