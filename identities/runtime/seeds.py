@@ -9,5 +9,7 @@ ORDER = 90  # after the registry
 
 
 def demo(out=None) -> list[str]:
+    from identities.runtime.demo_client_seed import seed as seed_reference_client
+
     active_key(SigningKey.Purpose.TOKEN)
-    return []
+    return seed_reference_client()

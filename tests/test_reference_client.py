@@ -1,0 +1,174 @@
+"""The reference client (agentiam.client) against the real app: the agent helpers exchange a signed assertion
+for a task token, the gateway forwards only what AgentIAM allows, completion stops the next call, and the demo
+command plays the whole story from the credentials the local seed writes."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+
+from agentiam.client import AgentClient, Gateway, RuntimeApiError, ToolServer
+from agentiam.client.demo import run as run_demo
+from agentiam.client.gateway import call_tool
+from identities.runtime import demo_client_seed
+from identities.runtime import services as runtime
+from identities.runtime.models import AssertionKey
+from identities.runtime.models import Gateway as GatewayRow
+from tests.runtime_support import AUDIENCE, CLIENT_KEY, build_estate, ensure_baseline_policy, public_jwk
+
+pytestmark = pytest.mark.django_db(transaction=True)
+ALLOWED = {"tool": "github.read_repo", "action": "read", "resource": {"repo": "acme/api"}}
+
+
+@pytest.fixture
+def estate(cast):
+    estate = build_estate(cast)
+    runtime.assertion_key_create(
+        actor=cast.administrator, identity=estate.agent, jwk=public_jwk(CLIENT_KEY, "ed-1"), algorithm="EdDSA"
+    )
+    return estate
+
+
+@pytest.fixture
+def agent(live_server):
+    return AgentClient(live_server.url, token_endpoint=settings.RUNTIME_TOKEN_ENDPOINT)
+
+
+def grant_for(agent, estate, scopes=("github.read_repo:read",), task="triage-42"):
+    proof = agent.assertion(client_id=str(estate.agent.uuid), private_key=CLIENT_KEY, kid="ed-1")
+    return agent.exchange(proof, audience=AUDIENCE, scopes=scopes, task=task)
+
+
+@pytest.fixture
+def tools():
+    with ToolServer() as server:
+        yield server
+
+
+def gateway(live_server, tools, credential):
+    return Gateway(agentiam_url=live_server.url, credential=credential, tool_url=tools.url)
+
+
+def test_an_allowed_call_is_forwarded_and_the_tool_answers(live_server, estate, agent, tools):
+    grant = grant_for(agent, estate)
+    with gateway(live_server, tools, estate.credential) as gw:
+        status, body = call_tool(gw.url, grant.access_token, **ALLOWED)
+    assert status == 200, body
+    assert body["decision"] == "allow" and body["reasons"] == ["allow-standing-entitlement"]
+    assert body["tool_answer"]["tool"] == "github.read_repo"
+    assert [call["resource"] for call in tools.received] == [{"repo": "acme/api"}]
+
+
+def test_a_call_outside_the_entitlements_scope_is_blocked_with_the_reasons(live_server, estate, agent, tools):
+    grant = grant_for(agent, estate)
+    with gateway(live_server, tools, estate.credential) as gw:
+        status, body = call_tool(gw.url, grant.access_token, **{**ALLOWED, "resource": {"repo": "globex/payroll"}})
+    assert status == 403
+    assert body["error"] == "denied" and body["decision"] == "deny" and body["reasons"] and body["decision_id"]
+    assert tools.received == []
+
+
+def test_after_completion_the_same_unexpired_token_is_denied(live_server, estate, agent, tools):
+    grant = grant_for(agent, estate)
+    with gateway(live_server, tools, estate.credential) as gw:
+        assert call_tool(gw.url, grant.access_token, **ALLOWED)[0] == 200
+        answer = agent.complete(grant)
+        status, body = call_tool(gw.url, grant.access_token, **ALLOWED)
+    assert answer["tokens_revoked"] == 1
+    assert status == 403 and body["decision"] == "deny"
+    assert len(tools.received) == 1
+
+
+def test_a_scope_the_agent_does_not_hold_is_invalid_scope_naming_it(live_server, estate, agent):
+    with pytest.raises(RuntimeApiError) as refused:
+        grant_for(agent, estate, scopes=("github.read_repo:read", "github.create_pull_request:write"))
+    assert refused.value.status == 400 and refused.value.error == "invalid_scope"
+    assert refused.value.body["missing_scopes"] == ["github.create_pull_request:write"]
+    assert refused.value.body["task_id"]
+
+
+def test_a_gateway_with_a_wrong_credential_forwards_nothing(live_server, estate, agent, tools):
+    grant = grant_for(agent, estate)
+    wrong = estate.credential[:-4] + "AAAA"
+    with gateway(live_server, tools, wrong) as gw:
+        status, body = call_tool(gw.url, grant.access_token, **ALLOWED)
+    assert status == 502 and body["error"] == "decision_unavailable" and "HTTP 401" in body["detail"]
+    assert tools.received == []
+
+
+def test_another_gateways_credential_is_denied_for_this_audience(live_server, estate, agent, tools):
+    grant = grant_for(agent, estate)
+    with gateway(live_server, tools, estate.other_credential) as gw:
+        status, body = call_tool(gw.url, grant.access_token, **ALLOWED)
+    assert status == 403 and body["reasons"] == ["token-other-audience"]
+    assert tools.received == []
+
+
+def test_the_gateway_refuses_a_call_without_a_token_or_with_a_bad_body(live_server, estate, tools):
+    with gateway(live_server, tools, estate.credential) as gw:
+        assert call_tool(gw.url, "", **ALLOWED)[0] == 401
+        assert call_tool(gw.url, "not-a-token", tool="x", action="read", resource={})[0] == 403
+    assert tools.received == []
+
+
+def test_a_replayed_assertion_is_refused_as_invalid_grant(live_server, estate, agent):
+    proof = agent.assertion(client_id=str(estate.agent.uuid), private_key=CLIENT_KEY, kid="ed-1")
+    agent.exchange(proof, audience=AUDIENCE, scopes=["github.read_repo:read"], task="once")
+    with pytest.raises(RuntimeApiError) as refused:
+        agent.exchange(proof, audience=AUDIENCE, scopes=["github.read_repo:read"], task="once")
+    assert refused.value.error == "invalid_grant" and refused.value.body["proof_error"] == "replayed"
+
+
+@pytest.fixture
+def demo_estate():
+    ensure_baseline_policy()  # another transactional test may have flushed the migration's version
+    call_command("seed_demo", stdout=io.StringIO())  # the test profile writes no demo secrets
+
+
+def test_the_local_seed_writes_the_demo_secrets_privately_and_is_idempotent(demo_estate, tmp_path):
+    demo_client_seed.seed(tmp_path, profile="local")
+    path = tmp_path / demo_client_seed.FILE_NAME
+    first = json.loads(path.read_text())
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    demo_client_seed.seed(tmp_path, profile="local")
+    assert json.loads(path.read_text()) == first
+    assert GatewayRow.objects.filter(name=demo_client_seed.GATEWAY_NAME).count() == 1
+    assert AssertionKey.objects.enabled().filter(kid=first["agent"]["kid"]).count() == 1
+
+
+def test_a_lost_secrets_file_rotates_the_credential_and_replaces_the_key(demo_estate, tmp_path):
+    demo_client_seed.seed(tmp_path, profile="local")
+    first = json.loads((tmp_path / demo_client_seed.FILE_NAME).read_text())
+    (tmp_path / demo_client_seed.FILE_NAME).unlink()
+    demo_client_seed.seed(tmp_path, profile="local")
+    second = json.loads((tmp_path / demo_client_seed.FILE_NAME).read_text())
+    assert second["gateway"]["credential"] != first["gateway"]["credential"]
+    keys = AssertionKey.objects.filter(kid__startswith=demo_client_seed.KID_PREFIX)
+    assert list(keys.enabled().values_list("kid", flat=True)) == [second["agent"]["kid"]]
+
+
+@pytest.mark.parametrize("profile", ["production", "test"])
+def test_no_demo_secrets_are_written_outside_the_local_profile(demo_estate, tmp_path, profile):
+    demo_client_seed.seed(tmp_path, profile=profile)
+    assert not (tmp_path / demo_client_seed.FILE_NAME).exists()
+    assert not GatewayRow.objects.filter(name=demo_client_seed.GATEWAY_NAME).exists()
+
+
+def test_the_demo_command_plays_the_whole_story_against_the_app(demo_estate, live_server, tmp_path):
+    demo_client_seed.seed(tmp_path, profile="local")
+    lines: list[str] = []
+    status = run_demo(live_server.url, tmp_path / demo_client_seed.FILE_NAME, out=lines.append)
+    printed = "\n".join(lines)
+    assert status == 0, printed
+    assert "UNEXPECTED" not in printed and "invalid_scope" in printed and "github.merge_pull_request:write" in printed
+
+
+def test_the_demo_says_where_the_credentials_should_be_when_they_are_missing(tmp_path):
+    lines: list[str] = []
+    assert run_demo("http://127.0.0.1:9", tmp_path / "missing.json", out=lines.append) == 2
+    assert "make run" in lines[0]
