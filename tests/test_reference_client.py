@@ -172,3 +172,12 @@ def test_the_demo_says_where_the_credentials_should_be_when_they_are_missing(tmp
     lines: list[str] = []
     assert run_demo("http://127.0.0.1:9", tmp_path / "missing.json", out=lines.append) == 2
     assert "make run" in lines[0]
+
+
+def test_a_refused_demo_configuration_is_skipped_without_breaking_the_seed(demo_estate, tmp_path, cast):
+    runtime.gateway_create(
+        actor=cast.administrator, name="squatter", audiences=[demo_client_seed.AUDIENCE], environment="dev"
+    )
+    lines = demo_client_seed.seed(tmp_path, profile="local")
+    assert "refused" in lines[0] and "already served" in lines[0]
+    assert not (tmp_path / demo_client_seed.FILE_NAME).exists()

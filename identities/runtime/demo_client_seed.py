@@ -16,8 +16,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from jwt.algorithms import OKPAlgorithm
 
+from identities.errors import Conflict
 from identities.models import Identity
 from identities.runtime import services as runtime
 from identities.runtime.credentials import credential_matches
@@ -56,8 +59,12 @@ def seed(directory: Path | None = None, *, profile: str = "") -> list[str]:
         return [SKIPPED.format(why=f"no active identity {AGENT_NAME!r} or no admin")]
     path = secrets_path(directory)
     saved = _read(path)
-    credential = _gateway_credential(admin, saved.get("gateway", {}).get("credential", ""))
-    private_pem, kid = _assertion_key(admin, agent, saved.get("agent", {}).get("private_key_pem", ""))
+    try:
+        with transaction.atomic():  # a savepoint: a refusal leaves the rest of seed_demo (and `make run`) intact
+            credential = _gateway_credential(admin, saved.get("gateway", {}).get("credential", ""))
+            private_pem, kid = _assertion_key(admin, agent, saved.get("agent", {}).get("private_key_pem", ""))
+    except (PermissionDenied, ValidationError, Conflict) as error:
+        return [SKIPPED.format(why=f"the demo configuration was refused: {error}")]
     document = {
         "token_endpoint": settings.RUNTIME_TOKEN_ENDPOINT,
         "agent": {"id": str(agent.uuid), "name": agent.name, "kid": kid, "private_key_pem": private_pem},
