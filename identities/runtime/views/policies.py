@@ -119,8 +119,14 @@ def policy_edit(request, uuid):
             if not errors:
                 messages.success(request, "Saved. The draft passes validation and every test case.")
                 return redirect("runtime:policy", uuid=version.uuid)
-            # Saved, but show what blocks activation beside the text (rule ids and test names).
-            form.add_error("policy_text", errors)
+            # Saved, but show what blocks activation beside the field it is about (rule ids, test names).
+            messages.warning(request, "Saved, but the draft cannot be activated until the errors below are fixed.")
+            cases_errors = [error for error in errors if error.startswith(("test ", "a test case"))]
+            text_errors = [error for error in errors if error not in cases_errors]
+            if text_errors:
+                form.add_error("policy_text", text_errors)
+            if cases_errors:
+                form.add_error("test_cases", cases_errors)
     if request.method == "POST" and form.errors:
         status = 400
     return render(request, "runtime/policies/edit.html",
