@@ -9,6 +9,7 @@ import json
 import stat
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from django.core.management import call_command
 
@@ -181,3 +182,23 @@ def test_a_refused_demo_configuration_is_skipped_without_breaking_the_seed(demo_
     lines = demo_client_seed.seed(tmp_path, profile="local")
     assert "refused" in lines[0] and "already served" in lines[0]
     assert not (tmp_path / demo_client_seed.FILE_NAME).exists()
+
+
+def test_the_demo_says_so_when_agentiam_is_not_running(tmp_path):
+    secrets = tmp_path / "demo.json"
+    key = CLIENT_KEY.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    secrets.write_text(
+        json.dumps(
+            {
+                "token_endpoint": "http://127.0.0.1:9/api/v1/runtime/token",
+                "agent": {"id": "x", "name": "a", "kid": "k", "private_key_pem": key},
+                "gateway": {"name": "g", "audience": AUDIENCE, "credential": "c"},
+                **demo_client_seed.DEMO_CALLS,
+            }
+        )
+    )
+    lines: list[str] = []
+    assert run_demo("http://127.0.0.1:9", secrets, out=lines.append) == 2
+    assert "not reachable at http://127.0.0.1:9" in lines[-1]

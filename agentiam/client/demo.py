@@ -10,6 +10,7 @@ import json
 import os
 import time
 from pathlib import Path
+from urllib.error import URLError
 
 from cryptography.hazmat.primitives import serialization
 
@@ -21,6 +22,7 @@ ERR_NO_SECRETS = (
     "No demo credentials at {path}: start AgentIAM with `make run` (it seeds them for the local profile) "
     "or pass --secrets."
 )
+ERR_UNREACHABLE = "AgentIAM is not reachable at {url} ({error}): is `make run` up? (--url to change)"
 
 
 def default_secrets() -> Path:
@@ -46,6 +48,14 @@ class Script:
 
 
 def run(url: str = DEFAULT_URL, secrets: Path | None = None, out=print) -> int:
+    try:
+        return _run(url, secrets, out)
+    except URLError as error:
+        out(ERR_UNREACHABLE.format(url=url, error=error.reason))
+        return 2
+
+
+def _run(url: str, secrets: Path | None, out) -> int:
     path = secrets or default_secrets()
     try:
         demo = json.loads(path.read_text())
