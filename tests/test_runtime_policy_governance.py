@@ -248,3 +248,43 @@ def test_activation_is_for_administrators_and_needs_step_up(cast, client_factory
 def test_an_unknown_version_is_404(cast, client):
     sign_in(client, cast.auditor)
     assert client.get(reverse("runtime:policy", args=["00000000-0000-0000-0000-000000000000"])).status_code == 404
+
+
+# --- API ---------------------------------------------------------------------------------------------------
+
+
+def test_the_api_lists_drafts_validates_and_simulates(estate, client):
+    token = access_token()["access_token"]
+    decide(estate.credential, token)
+    sign_in(client, estate.cast.administrator)
+    response = client.post("/api/v1/policies/", {"parent": str(active().uuid)}, content_type="application/json")
+    assert response.status_code == 201, response.content
+    draft_id = response.json()["id"]
+    text = active().policy_text + NO_GITHUB_READS
+    response = client.put(f"/api/v1/policies/{draft_id}/", {"policy_text": text, "test_cases": passing_cases(text)},
+                          content_type="application/json")  # fmt: skip
+    assert response.status_code == 200, response.content
+    assert client.get(f"/api/v1/policies/{draft_id}/validate/").json() == {"valid": True, "errors": []}
+    flips = client.get(f"/api/v1/policies/{draft_id}/simulate/?days=1").json()["flips"]
+    assert [(f["tool"], f["before"], f["after"]) for f in flips] == [("github.read_repo", "allow", "deny")]
+    assert client.get("/api/v1/policies/").json()["results"][0]["id"] == draft_id
+
+
+def test_activation_over_the_api_needs_a_step_up_and_a_second_administrator(cast, second_admin, client):
+    draft = stricter_draft(cast.administrator)
+    url = f"/api/v1/policies/{draft.uuid}/activate/"
+    sign_in(client, second_admin)
+    response = client.post(url)
+    assert response.status_code == 403 and response.json()["error"] == "step_up_required"
+    sign_in(client, cast.administrator)
+    response = stepped_up(client, cast.administrator).post(url)
+    assert response.status_code == 403 and response.json()["detail"] == services.ERR_OWN_CHANGE
+    sign_in(client, second_admin)
+    response = stepped_up(client, second_admin).post(url)
+    assert response.status_code == 200 and response.json()["status"] == "active"
+
+
+def test_the_policy_api_is_read_by_the_see_everything_roles_and_written_by_administrators(cast, client_factory):
+    check_access(client_factory, "/api/v1/policies/", allowed=SEE_EVERYTHING, cast=cast)
+    check_access(client_factory, "/api/v1/policies/", method="post", data={"parent": str(active().uuid)},
+                 allowed=[Role.ADMINISTRATOR], cast=cast, expect_allowed=(201,))  # fmt: skip

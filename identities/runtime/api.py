@@ -166,3 +166,6 @@ router.register("runtime-config/oidc-issuers", OidcIssuerViewSet, basename="runt
 router.register("runtime-config/assertion-keys", AssertionKeyViewSet, basename="runtime-assertion-key")
 router.register("runtime-config/provenance-rules", ProvenanceRuleViewSet, basename="runtime-provenance-rule")
 router.register("runtime-config/delegation-rules", DelegationRuleViewSet, basename="runtime-delegation-rule")
+
+# Policy versions (/api/v1/policies/…) live in their own module; importing it registers them.
+from identities.runtime import api_policies  # noqa: E402, F401
