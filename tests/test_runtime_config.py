@@ -212,3 +212,26 @@ def test_delegation_rules_are_added_through_the_api(estate, client_factory):
     )
     assert response.status_code == 201, response.json()
     assert DelegationRule.objects.get().actor == estate.orchestrator
+
+
+def test_the_gateway_credential_and_detail_endpoints_follow_the_same_roles(estate, client_factory):
+    cast = estate.cast
+    check_access(
+        client_factory, f"/runtime/gateways/{estate.gateway.uuid}/rotate/", cast=cast, allowed=[Role.ADMINISTRATOR]
+    )
+    api = f"/api/v1/runtime-config/gateways/{estate.gateway.uuid}/"
+    check_access(client_factory, api, cast=cast, allowed=SEE_EVERYTHING)
+    check_access(
+        client_factory, api + "rotate-credential/", cast=cast, allowed=[Role.ADMINISTRATOR], method="post",
+        expect_allowed=(200,),
+    )  # fmt: skip
+    check_access(
+        client_factory, api + "disable/", cast=cast, allowed=[Role.ADMINISTRATOR], method="post",
+        data={"reason": "retired"}, expect_allowed=(200, 409),
+    )  # fmt: skip
+
+
+def test_the_reasons_page_is_for_every_role(estate, client_factory):
+    from agentiam.permissions import ALL_ROLES
+
+    check_access(client_factory, "/runtime/reasons/", cast=estate.cast, allowed=ALL_ROLES)

@@ -1,5 +1,6 @@
-"""The runtime control plane: workload proofs, remote key sets, and policy decisions.
+"""The runtime control plane: workload proofs, remote key sets, tokens and policy decisions.
 
-The modules here are pure cores (typed inputs in, a result or an error with a reason out); the runtime
-services feed them from the registry and persist what they return.
+The modules at this level without Django models (proofs, provenance, keys, jwks, policy/) are pure cores:
+typed inputs in, a result or an error with a reason out. The Django app around them (label `runtime`:
+models/, services/, views/, lookups) feeds them from the registry and persists what they return.
 """

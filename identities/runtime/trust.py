@@ -167,12 +167,10 @@ def verify_proof(token: str, token_type: str, trust: Trust, *, now: datetime) ->
     else:
         found = _assertion_client(iss)
         if found is None:
-            raise proofs.ProofError(
-                "untrusted_issuer",
-                f"issuer {iss!r} is neither a configured OIDC issuer nor an identity with registered assertion keys"
-                if token_type != ASSERTION_TYPE
-                else f"`iss` {iss!r} is not the id of an identity with registered assertion keys",
+            expected = (
+                "the id of an identity" if token_type == ASSERTION_TYPE else "a configured OIDC issuer or an identity"
             )
+            raise proofs.ProofError("untrusted_issuer", f"`iss` {iss!r} is not {expected} with registered keys")
         identity, client = found
         proof = proofs.verify_client_assertion(
             token, client=client, token_endpoint=settings.RUNTIME_TOKEN_ENDPOINT, ledger=DbJtiLedger(), now=now
