@@ -17,6 +17,7 @@ from agentiam.permissions import Role, roles_of
 from identities import services
 from identities.filters import SystemFilter, ToolFilter
 from identities.models import Credential, Entitlement, Identity, RiskException, System, Task, Tool
+from identities.runtime.services.tokens import runtime_task_complete
 
 from . import inputs
 from .base import ADMINISTRATORS, SUSPENDERS, RegistryViewSet, held_by_visible, scoped, visible_identities
@@ -284,5 +285,6 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryView
                 services.require_can_change(task.identity, request.user)
             except PermissionDenied:
                 raise PermissionDenied(ERR_TASK_END) from None
-        services.task_complete(task=task, actor=request.user, request=request, **body.validated_data)
+        # Through the runtime, so the task's access tokens are revoked in the same transaction.
+        runtime_task_complete(task=task, actor=request.user, request=request, **body.validated_data)
         return Response(TaskSerializer(self.get_queryset().get(pk=task.pk)).data)

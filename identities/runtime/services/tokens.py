@@ -45,13 +45,15 @@ def _label(actor, agent_label: str | None) -> str:
 
 
 @transaction.atomic
-def runtime_task_complete(*, task: Task, actor=None, agent_label: str | None = None, request=None) -> dict[str, int]:
+def runtime_task_complete(
+    *, task: Task, actor=None, agent_label: str | None = None, reason: str | None = None, request=None
+) -> dict[str, int]:
     """Complete a task: its tokens are revoked and its grants and JIT entitlements end, in one transaction.
 
     `actor` is the person completing it (None when the agent itself does, named by `agent_label`). The
     revocations come first so that identities' task_complete writes the audit entry as the last statement."""
     label = _label(actor, agent_label)
-    revoked = tokens_revoke_for_task(task=task, reason="task completed", actor_label=label)
-    reason = f"completed by {label}" if agent_label else "completed"
+    revoked = tokens_revoke_for_task(task=task, reason=f"task {reason or 'completed'}", actor_label=label)
+    reason = reason or (f"completed by {label}" if agent_label else "completed")
     counts = registry.task_complete(task=task, actor=actor, reason=reason, request=request)
     return {"tokens": revoked, **counts}
