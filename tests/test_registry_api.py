@@ -106,6 +106,10 @@ def estate(cast, agent, tool):
     aup = services.aup_add_version(
         identity=agent, actor=cast.identity_owner, purpose="triage issues", allowed_tools=["github.*"], data_classes=[]
     )
+    write = services.entitlement_grant(identity=agent, tool=tool, action="write", actor=cast.administrator)
+    exception = services.exception_accept(
+        entitlement=write, actor=cast.administrator, reason="accepted", valid_until=timezone.now() + timedelta(days=9)
+    )
     workflow = Workflow.objects.create(name="issue-triage")
     services.workflow_attach(identity=agent, workflow=workflow, actor=cast.identity_owner)
     task = services.task_open(identity=agent, name="run-1")
@@ -114,6 +118,7 @@ def estate(cast, agent, tool):
         "ownerships": Ownership.objects.get(identity=agent),
         "acceptable-use": aup,
         "entitlements": entitlement,
+        "exceptions": exception,
         "credentials": credential,
         "workflows": workflow,
         "tasks": task,
@@ -121,7 +126,8 @@ def estate(cast, agent, tool):
 
 
 @pytest.mark.parametrize(
-    "resource", ["identifiers", "ownerships", "acceptable-use", "entitlements", "credentials", "workflows", "tasks"]
+    "resource",
+    ["identifiers", "ownerships", "acceptable-use", "entitlements", "exceptions", "credentials", "workflows", "tasks"],
 )
 def test_what_is_about_an_identity_is_404_for_another_owner(cast, client_factory, estate, other_owner, resource):
     check_access(
@@ -129,9 +135,26 @@ def test_what_is_about_an_identity_is_404_for_another_owner(cast, client_factory
     )
 
 
+def test_systems_and_tools_are_read_by_everyone_with_a_role(cast, client_factory, tool):
+    check_access(client_factory, url("tools", tool), cast=cast, allowed=EVERY_ROLE)
+    check_access(client_factory, url("systems", tool.system), cast=cast, allowed=EVERY_ROLE)
+
+
+def test_an_import_job_is_seen_by_its_uploader_and_the_roles_that_see_everything(cast, client_factory, other_owner):
+    job = ImportJob.objects.create(created_by=cast.identity_owner, sha256="0" * 64, size=1, path="/nowhere")
+    path = f"/api/v1/import/{job.uuid}/"
+    assert client_factory().get(path).status_code == 401
+    for who in ("identity_owner", "administrator", "compliance_officer", "security_analyst", "auditor"):
+        assert client_factory(cast[who]).get(path).status_code == 200, who
+    for user in (cast.manager, other_owner):
+        assert client_factory(user).get(path).status_code == 404
+    assert client_factory(cast.outsider).get(path).status_code == 403
+
+
 def test_the_identity_page_of_the_api_says_why_the_tier_and_who_owns_it(cast, client_factory, estate, agent):
     data = client_factory(cast.auditor).get(url("identities", agent)).json()
-    assert data["id"] == str(agent.uuid) and data["risk_tier"] == "low"
+    assert data["id"] == str(agent.uuid) and data["risk_tier"] == "medium"
+    assert [reason["code"] for reason in data["risk_reasons"]] == ["standing_write"]
     assert [o["person"]["username"] for o in data["owners"]] == ["cast-identity_owner"]
     assert data["identifiers"][0]["value"] == "spiffe://acme.org/triage"
     assert data["workflows"] == ["issue-triage"]
@@ -431,7 +454,7 @@ def test_a_changed_scope_is_a_replacement_and_the_old_one_is_revoked(cast, clien
         object_denied=[other_owner],
     )
     old.refresh_from_db()
-    new = Entitlement.objects.get(identity=old.identity, revoked_at__isnull=True)
+    new = Entitlement.objects.get(identity=old.identity, action="read", revoked_at__isnull=True)
     assert old.revoked_at is not None and old.scope == {} and new.scope == {"repo": "acme/web"}
     again = client_factory(cast.identity_owner).post(
         url("entitlements", old, "revoke"), {"reason": "x"}, content_type="application/json"
@@ -550,7 +573,9 @@ def _queries_for(client, path, django_assert_max_num_queries, limit):
     return len(captured.captured_queries), len(response.json()["results"])
 
 
-@pytest.mark.parametrize("path", ["/api/v1/identities/", "/api/v1/entitlements/", "/api/v1/credentials/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/identities/", "/api/v1/entitlements/", "/api/v1/credentials/", "/api/v1/ownerships/"]
+)
 @pytest.mark.parametrize("who", ["auditor", "identity_owner"])
 def test_a_list_costs_the_same_for_2_rows_and_for_50(
     cast, client_factory, tool, django_assert_max_num_queries, path, who
@@ -647,5 +672,5 @@ def test_the_export_is_a_zip_in_the_import_format_of_what_the_caller_sees(cast, 
     with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
         identities = archive.read("identities.csv").decode()
         assert "triage-bot" in identities and "hidden" not in identities
-        assert archive.read("entitlements.csv").decode().count("\n") == 2  # header + one row
+        assert archive.read("entitlements.csv").decode().count("\n") == 3  # header + read + write
     assert not AuditEntry.objects.filter(action="registry.import").exists()
