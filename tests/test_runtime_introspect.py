@@ -155,3 +155,18 @@ def test_completing_twice_is_a_conflict(estate, issued, client_factory):
 def test_an_unknown_task_is_404(estate, client_factory):
     client = client_factory(estate.cast.security_analyst)
     assert client.post(complete_url("00000000-0000-4000-8000-000000000000")).status_code == 404
+
+
+def test_completing_a_task_through_the_registry_api_also_revokes_its_tokens(estate, issued):
+    from tests.support import sign_in
+
+    task = Task.objects.get(uuid=issued["task_id"])
+    analyst = sign_in(Client(), estate.cast.security_analyst)
+    response = analyst.post(
+        f"/api/v1/tasks/{task.uuid}/complete/", {"reason": "incident closed"}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    assert TokenRevocation.objects.filter(
+        jti=jwt.decode(issued["access_token"], options={"verify_signature": False})["jti"]
+    ).exists()
+    assert introspect(estate.credential, issued["access_token"]).json() == {"active": False}
