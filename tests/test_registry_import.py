@@ -454,6 +454,11 @@ IDENTITY_HEADER = "external_id,kind,name,environment,owner\n"
             id="unknown file",
         ),
         pytest.param(
+            {"identities.jsonl": '{"external_id": "' + "x" * (1 << 20) + '"}\n'},
+            ("identities.jsonl", 1, None, "A line longer than 1048576 bytes."),
+            id="endless json line",
+        ),
+        pytest.param(
             {"identities.jsonl": '{"external_id": "a", "kind": "agent"\n'},
             ("identities.jsonl", 1, None, "Not a JSON object: Expecting ',' delimiter: line 1 column 37 (char 36)."),
             id="broken json line",

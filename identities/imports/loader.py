@@ -30,6 +30,7 @@ from identities.imports.formats import Entity
 from identities.imports.report import Report
 
 CHUNK = 1 << 20
+MAX_LINE = 1 << 20  # one JSON Lines record
 HEADER_MAX = 64 * 1024
 EXPANSION_FACTOR = 20  # a ZIP may expand to this many times the upload limit, no more (ZIP bombs)
 
@@ -48,6 +49,7 @@ ERR_DUPLICATE_COLUMN = "The column {column} appears twice."
 ERR_BAD_ROW = "Not a valid CSV row: {detail}."
 ERR_BAD_JSON = "Not a JSON object: {detail}."
 ERR_NOT_TEXT = "Must be text, not {kind}."
+ERR_LINE_TOO_LONG = "A line longer than {limit} bytes."
 ERR_LIST_ITEM = "List items must be text without ';'."
 
 _COPY_LINE = re.compile(r"line (\d+)(?:, column (\w+))?")
@@ -328,9 +330,13 @@ def _load_jsonl(stream, result: LoadedFile, report: Report, budget: _Budget) -> 
     sql = f"COPY {table} (_line, {', '.join(columns)}) FROM STDIN"
     rows = 0
     with transaction.atomic(), connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for number, raw in enumerate(stream, start=1):
+        for number, raw in enumerate(iter(lambda: stream.readline(MAX_LINE + 1), b""), start=1):
             if not budget.take(len(raw)):
                 report.add(file, number, None, ERR_TOO_BIG.format(limit=budget.limit))
+                result.failed = True
+                break
+            if len(raw) > MAX_LINE:  # read no further into one endless line
+                report.add(file, number, None, ERR_LINE_TOO_LONG.format(limit=MAX_LINE))
                 result.failed = True
                 break
             row = _jsonl_row(raw, number, result, report)
