@@ -1,4 +1,4 @@
-"""Second pass, part two: entitlements and credentials, with "who grants what" applied set-wise.
+"""Second pass, part two: entitlements, with "who grants what" applied set-wise.
 
 An entitlement row is `new` (no such external id), `unchanged`, `replace` (identity, tool, action, scope or
 expiry differ: the old one is revoked and a new one granted — entitlements never change), or `revoked`
@@ -16,8 +16,8 @@ from collections import defaultdict
 from datetime import timedelta
 
 from identities.imports import formats
-from identities.imports.context import Run, db_value, typed
-from identities.imports.plan_registry import ERR_SAME_AS_LINE, _duplicates, _rule
+from identities.imports.context import Run, typed
+from identities.imports.plan_registry import _duplicates, _rule
 from identities.risk import RiskInputs, StandingAccess, assess_risk, tier_at_least
 from identities.services.access import (
     ERR_ACTION_NOT_SUPPORTED,
@@ -38,9 +38,6 @@ ERR_EXCEPTION_NEEDS_PERSON = (
     "import as an administrator (--as USERNAME)."
 )
 NOTICE_REVOKED = "This entitlement was revoked; it is not granted again. Use a new external id to grant it anew."
-ERR_FINGERPRINT_TAKEN = "Another credential has this fingerprint."
-ERR_REVOKED_IN_FILE = "The entitlement {value} is revoked: a credential cannot carry it."
-ERR_NO_HOLDER = "A credential needs at least one holder."
 
 
 def plan_entitlements(cursor, run: Run) -> None:
@@ -330,85 +327,4 @@ def _same_identity(cursor) -> dict[str, str]:
     return dict(cursor.fetchall())
 
 
-# --- credentials ----------------------------------------------------------------------------------------------
-
-
-def plan_credentials(cursor, run: Run) -> None:
-    entity = formats.CREDENTIALS
-    columns = [c for c in entity.columns if c.name != "external_id" and c.kind != formats.REF_LIST]
-    select = ", ".join(
-        f"{typed(run, 'credentials', c)} AS {c.name}"
-        if c.name != "fingerprint"
-        else "lower(s.fingerprint) AS fingerprint"
-        for c in columns
-    )
-    cursor.execute("DROP TABLE IF EXISTS pg_temp.res_credentials")
-    cursor.execute(
-        f"""CREATE TEMPORARY TABLE res_credentials AS
-            SELECT s._line, s.external_id AS ext, d.id, {select},
-                   COALESCE(string_to_array(s.holders, ';'), '{{}}') AS holder_exts,
-                   string_to_array(s.entitlements, ';') AS entitlement_exts,
-                   false AS changed
-            FROM imp_credentials s JOIN map_credentials m ON m.ext = s.external_id
-            LEFT JOIN identities_credential d ON d.id = m.db_id"""
-    )
-    cursor.execute("CREATE INDEX ON res_credentials (ext)")
-    mine = ", ".join(f"r.{c.name}" for c in columns)
-    theirs = ", ".join(db_value(c) for c in columns)
-    holders_now = """(SELECT array_agg(DISTINCT mi.db_id ORDER BY mi.db_id) FROM unnest(r.holder_exts) h
-                      JOIN map_identities mi ON mi.ext = h)"""
-    holders_before = """(SELECT array_agg(h.identity_id ORDER BY h.identity_id)
-                         FROM identities_credential_holders h WHERE h.credential_id = r.id)"""
-    entitlements_changed = "false"
-    if run.present("credentials", "entitlements"):
-        entitlements_changed = """COALESCE(
-                (SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest(r.entitlement_exts) x), '{}')
-            IS DISTINCT FROM COALESCE((SELECT array_agg(DISTINCT COALESCE(e.external_id::text, e.uuid::text) ORDER BY
-                COALESCE(e.external_id::text, e.uuid::text))
-              FROM identities_credential_entitlements ce JOIN identities_entitlement e ON e.id = ce.entitlement_id
-              WHERE ce.credential_id = r.id AND e.revoked_at IS NULL), '{}')"""
-    cursor.execute(
-        f"""UPDATE res_credentials r SET changed = true FROM identities_credential d
-            WHERE d.id = r.id AND (({mine}) IS DISTINCT FROM ({theirs})
-               OR {holders_now} IS DISTINCT FROM {holders_before} OR {entitlements_changed})"""
-    )
-    table, name = "res_credentials", "credentials"
-    _rule(
-        cursor,
-        run,
-        name,
-        table,
-        "fingerprint",
-        "%(message)s",
-        """EXISTS (SELECT 1 FROM identities_credential o
-                   WHERE o.fingerprint = r.fingerprint AND o.id IS DISTINCT FROM r.id)""",
-        message=ERR_FINGERPRINT_TAKEN,
-    )
-    _duplicates(cursor, run, name, table, "fingerprint", "fingerprint", "fingerprint")
-    _rule(cursor, run, name, table, "holders", "%(message)s", "cardinality(r.holder_exts) = 0", message=ERR_NO_HOLDER)
-    cursor.execute(
-        """INSERT INTO imp_errors (file, line, field, message)
-           SELECT %(file)s, r._line, 'entitlements', replace(%(message)s, '{value}', quote_literal(x))
-           FROM res_credentials r CROSS JOIN LATERAL unnest(r.entitlement_exts) x
-           JOIN res_entitlements e ON e.ext = x WHERE e.plan = 'revoked'""",
-        run.params(file=run.file(name), message=ERR_REVOKED_IN_FILE),
-    )
-    if not run.importer.system:
-        _rule(
-            cursor,
-            run,
-            name,
-            table,
-            "holders",
-            "%(message)s",
-            """(r.id IS NULL OR r.changed) AND (
-                 EXISTS (SELECT 1 FROM unnest(r.holder_exts) h JOIN perm_identities p ON p.ext = h
-                         WHERE NOT p.may_change)
-                 OR EXISTS (SELECT 1 FROM identities_credential_holders h WHERE h.credential_id = r.id AND NOT (
-                     (%(owner_role)s AND h.identity_id IN (SELECT identity_id FROM actor_owned))
-                     OR (%(admin)s AND h.identity_id NOT IN (SELECT identity_id FROM actor_owned)))))""",
-            message=ERR_NOT_OWNER,
-        )
-
-
-__all__ = ["ERR_SAME_AS_LINE", "plan_credentials", "plan_entitlements", "tiers_after"]
+__all__ = ["plan_entitlements", "tiers_after"]

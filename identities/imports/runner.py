@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
-from identities.imports import apply, plan_access, plan_registry, refs, shape
+from identities.imports import apply, plan_access, plan_credentials, plan_registry, refs, shape
 from identities.imports.context import Importer, Run
 from identities.imports.loader import load_archive
 from identities.imports.refresh import refresh_identities
@@ -145,7 +145,7 @@ def _run(path: Path, importer: Importer, result: ImportResult, note: Progress) -
         plan_registry.plan_identities(cursor, run)
         plan_registry.plan_identifiers(cursor, run)
         plan_access.plan_entitlements(cursor, run)
-        plan_access.plan_credentials(cursor, run)
+        plan_credentials.plan_credentials(cursor, run)
         shape.collect(cursor, report)
         if not report.ok:
             return
