@@ -12,6 +12,7 @@ import zipfile
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
@@ -19,6 +20,7 @@ from django.utils import timezone
 from agentiam.permissions import Role
 from audit.models import AuditEntry
 from identities import services
+from identities.imports import plan_registry
 from identities.imports.export import registry_export
 from identities.imports.jobs import import_job_create, import_job_run
 from identities.imports.refresh import refresh_identities
@@ -326,6 +328,23 @@ def test_an_owner_imports_read_access_for_their_own_identities_only(cast, tmp_pa
     systems = {"systems__csv": [{"external_id": "sys-new", "name": "Slack", "kind": "saas"}]}
     result = registry_import(path=make_zip(tmp_path, "d.zip", **systems), actor=cast.identity_owner)
     assert problems(result)[0][2:] == ("external_id", "Only an administrator may change systems and tools.")
+
+
+def test_an_owner_registers_identities_for_themselves_only(cast, tmp_path):
+    other = make_person("maria", Role.IDENTITY_OWNER, email="maria@example.com")
+    rows = [{"external_id": "mine", "kind": "agent", "name": "mine", "environment": "dev", "owner": ""}]
+    assert registry_import(path=make_zip(tmp_path, "a.zip", identities__csv=rows), actor=cast.identity_owner).ok
+    assert services.owner_at(Identity.objects.get(external_id="mine"), timezone.now()) == cast.identity_owner
+    files = {
+        "persons__csv": [{"external_id": "m", "email": other.email}],
+        "identities__csv": [
+            {"external_id": "for-maria", "kind": "agent", "name": "x", "environment": "dev", "owner": "m"}
+        ],
+    }
+    result = registry_import(path=make_zip(tmp_path, "b.zip", **files), actor=cast.identity_owner)
+    assert problems(result) == [("identities.csv", 2, "owner", plan_registry.ERR_OWNER_SELF)]
+    with pytest.raises(PermissionDenied):
+        registry_import(path=make_zip(tmp_path, "c.zip", **files), actor=cast.auditor)
 
 
 @pytest.fixture
