@@ -30,6 +30,7 @@ from identities.models import (
     Tool,
 )
 from identities.models.registry import Identity, current_ownerships
+from identities.widgets import PersonPicker
 
 User = get_user_model()
 ANY_FLAG = "any"
@@ -67,6 +68,8 @@ class PersonChoiceFilter(django_filters.ModelChoiceFilter):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("to_field_name", "username")
+        kwargs.setdefault("widget", PersonPicker(attrs={"placeholder": "Any owner (username)"}))
+        kwargs.pop("empty_label", None)
         super().__init__(*args, **kwargs)
 
     @property

@@ -31,6 +31,7 @@ from identities.models import (
 from identities.models.registry import Identity
 from identities.risk import CAPABILITIES
 from identities.scope import MAX_ATTRIBUTES
+from identities.widgets import PersonPicker
 
 User = get_user_model()
 
@@ -74,10 +75,18 @@ class Form(forms.Form):
 
 
 class PersonField(forms.ModelChoiceField):
-    """A person chosen by username, shown by name."""
+    """A person chosen by username, shown by name; typed with suggestions, never a list of everyone."""
+
+    widget = PersonPicker
 
     def __init__(self, queryset, **kwargs):
+        kwargs.pop("empty_label", None)
         super().__init__(queryset=queryset, to_field_name="username", **kwargs)
+
+    def prepare_value(self, value):
+        if hasattr(value, "username"):
+            return value.username
+        return super().prepare_value(value)
 
     def label_from_instance(self, obj):
         return person_label(obj)

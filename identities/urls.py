@@ -5,7 +5,7 @@ from agentiam.navigation import NavEntry, register
 from agentiam.permissions import Role
 from identities import views_imports
 from identities.views import people, profile
-from identities.views.registry import access, catalog, changes, common, dashboard, identities, lifecycle
+from identities.views.registry import access, catalog, changes, common, dashboard, identities, lifecycle, lookup
 
 urlpatterns = [
     path("people/", people.people_list, name="people"),
@@ -25,6 +25,7 @@ E = "identities/<uuid:uuid>/entitlements/<uuid:entitlement>"
 C = "identities/<uuid:uuid>/credentials/<uuid:credential>"
 urlpatterns += [
     path("identities/", identities.identity_list, name="identities"),
+    path("people/lookup/", lookup.person_lookup, name="person_lookup"),
     path("identities/mine/", identities.identity_mine, name="identity_mine"),
     path("identities/new/", identities.identity_create, name="identity_create"),
     path("identities/transfer/", identities.identity_transfer, name="identity_transfer"),

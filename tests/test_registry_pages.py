@@ -887,3 +887,35 @@ def test_suspending_an_identity_someone_else_just_suspended_reloads_the_page_wit
     assert response.status_code == 204 and response["HX-Redirect"] == reverse("identity", args=[agent.uuid])
     page = client_factory(cast.identity_owner).get(reverse("identity", args=[agent.uuid]))
     assert "alert 7" in page.content.decode()
+
+
+def test_the_owner_picker_suggests_a_few_matching_owners_and_lists_nobody_unasked(cast, client_factory):
+    from tests.cast import check_access, make_person
+
+    for n in range(20):
+        make_person(f"zed-{n:02d}", "identity_owner", first_name="Zed")
+    check_access(
+        client_factory,
+        "/people/lookup/?q=zed",
+        cast=cast,
+        allowed=["administrator", "identity_owner", "manager", "compliance_officer", "security_analyst", "auditor"],
+    )
+    client = client_factory(cast.administrator)
+    suggested = client.get("/people/lookup/", {"person": "zed-0"}).content.decode()
+    assert suggested.count("<option") == 10 and 'value="zed-07"' in suggested
+    assert client.get("/people/lookup/", {"q": "Zed"}).content.decode().count("<option") == 15
+    assert client.get("/people/lookup/").content.decode().count("<option") == 0
+    page = client.get("/identities/").content.decode()
+    assert "zed-07" not in page  # the list's owner filter no longer enumerates every owner
+
+
+def test_an_identity_whose_owner_departed_is_marked_orphaned_in_the_list(cast, client_factory):
+    from identities import services
+    from identities.models import Profile
+    from tests.cast import make_person
+
+    leaver = make_person("leaver", "identity_owner")
+    services.identity_create(actor=leaver, kind="agent", name="left-behind", environment="dev", exposure="internal")
+    services.person_disable(actor=cast.administrator, profile=Profile.objects.get(user=leaver), reason="left")
+    page = client_factory(cast.administrator).get("/identities/?orphaned=true").content.decode()
+    assert "left-behind" in page and "Orphaned" in page

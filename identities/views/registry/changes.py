@@ -9,7 +9,6 @@ from django.views.decorators.http import require_http_methods
 
 from agentiam.permissions import Role, roles_required
 from identities import services
-from identities.filters import owner_candidates
 from identities.forms_registry import (
     AcceptableUseForm,
     CredentialForm,
@@ -96,7 +95,7 @@ def owner_assign(request, uuid):
             still_visible = Identity.objects.restrict(request.user, "view").filter(pk=identity.pk).exists()
             return done(request, identity_url(identity, "owners") if still_visible else reverse("identities"))
     if request.htmx and request.method == "POST":  # the inline transfer form on the identity page
-        context = {"identity": identity, "form": form, "owner_choices": list(owner_candidates())}
+        context = {"identity": identity, "form": form}
         return render(request, "registry/identity/_transfer_form.html", context, status=form_status(request, status))
     current = current_ownerships().filter(identity=identity).select_related("person").order_by("role")
     return _page(request, "registry/owner_form.html", identity, form, status, current=list(current))

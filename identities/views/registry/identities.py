@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
-from identities.filters import IdentityFilter, owner_candidates, search_identities
+from identities.filters import IdentityFilter, search_identities
 from identities.forms_registry import BulkTransferForm, IdentityForm
 from identities.models import OwnershipRole
 from identities.models.registry import Identity, current_ownerships
@@ -102,7 +102,6 @@ def identity_detail(request, uuid):
     can = abilities(request, identity)
     context = identity_page(identity, can, Identity.objects.restrict(request.user, "view"))
     context["can_read_audit"] = has_role(request.user, *SEE_EVERYTHING)
-    context["owner_choices"] = list(owner_candidates()) if can.can_change else []
     return render(request, "registry/identity_detail.html", context)
 
 
