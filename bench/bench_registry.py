@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 import zipfile
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -112,33 +111,6 @@ def query_counts(client, path: str, sizes=(10, 50, 200)) -> str:
     return " / ".join(str(c) for c in counts) + f" (page size {' / '.join(map(str, sizes))})"
 
 
-@contextmanager
-def owner_pickers_emptied():
-    """Diagnostic: the pages with their owner pickers (a <select> of every identity owner) left empty, to
-    show what those lists cost at scale. Yields False when the views no longer have them."""
-    try:
-        from identities import filters
-        from identities.forms_registry import BulkTransferForm
-        from identities.views.registry import identities as views
-
-        nobody = filters.User.objects.none()
-        owner_filter = filters.IdentityFilter.base_filters["owner"]
-        saved = (owner_filter.queryset, views.owner_candidates, dict(BulkTransferForm.base_fields))
-    except (ImportError, AttributeError, KeyError):
-        yield False
-        return
-    owner_filter.queryset, views.owner_candidates = nobody, lambda: nobody
-    for field in BulkTransferForm.base_fields.values():
-        if hasattr(field, "queryset"):
-            field.queryset = nobody
-    try:
-        yield True
-    finally:
-        owner_filter.queryset, views.owner_candidates = saved[0], saved[1]
-        BulkTransferForm.base_fields.clear()
-        BulkTransferForm.base_fields.update(saved[2])
-
-
 def run_pages(runs: int) -> None:
     import django
 
@@ -173,15 +145,6 @@ def run_pages(runs: int) -> None:
         with CaptureQueriesContext(connection) as captured:
             client.get(f"/identities/{uuids[0]}/")
         print(summary("identity page  /identities/<uuid>/", times, str(len(captured.captured_queries))))
-        with owner_pickers_emptied() as patched:
-            if patched:
-                print("  diagnostic, the same pages with their owner pickers left empty:")
-                for label, path in (
-                    ("identity list", "/identities/"),
-                    ("filtered list", "/identities/" + filtered),
-                    ("identity page", f"/identities/{uuids[0]}/"),
-                ):
-                    print(summary(label, timed(client, path, runs), "-"))
 
 
 # --- import --------------------------------------------------------------------------------------------------
