@@ -10,6 +10,7 @@ import time
 import pytest
 from django.conf import settings
 from django.test import Client
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from agentiam.permissions import Role
@@ -46,10 +47,21 @@ def test_a_stricter_policy_is_drafted_simulated_and_activated_by_a_second_admini
     live_server, page, cast, expect_form_errors
 ):
     estate = build_estate(cast)
-    if not PolicyVersion.objects.get(status="active").test_cases:  # a flushed database lost the migration's cases
+    baseline = PolicyVersion.objects.get(status="active")
+    if not baseline.test_cases:
+        # A flushed database lost the migration's version; an active version is frozen, so replace it.
         from identities.runtime.policy.cases import baseline_cases
 
-        PolicyVersion.objects.filter(status="active").update(test_cases=[c.as_json() for c in baseline_cases()])
+        PolicyVersion.objects.filter(pk=baseline.pk).update(status="retired", retired_at=timezone.now())
+        baseline = PolicyVersion.objects.create(
+            number=baseline.number + 1,
+            status="active",
+            summary="Shipped baseline",
+            policy_text=baseline.policy_text,
+            schema_text=baseline.schema_text,
+            test_cases=[c.as_json() for c in baseline_cases()],
+            activated_at=timezone.now(),
+        )
     token = access_token()["access_token"]
     decide(estate.credential, token)
     decide(estate.credential, token, resource={"repo": "other/api"})
@@ -64,7 +76,7 @@ def test_a_stricter_policy_is_drafted_simulated_and_activated_by_a_second_admini
     page.locator("#policy-table a").first.click()
     expect(page.locator("#rule-deny-token-inactive")).to_be_visible()
     shot(page, "2_active_version")
-    page.get_by_role("button", name="New draft from v1").click()
+    page.get_by_role("button", name=f"New draft from v{baseline.number}").click()
 
     text = page.get_by_label("Policy (Cedar)")
     text.fill(text.input_value() + NO_GITHUB_READS)
