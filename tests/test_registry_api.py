@@ -26,6 +26,12 @@ EVERY_ROLE = [role.value for role in ALL_ROLES]
 OWNER_AND_ADMIN = [Role.ADMINISTRATOR, Role.IDENTITY_OWNER]
 
 
+@pytest.fixture(autouse=True)
+def uploads_in_tmp(settings, tmp_path):
+    """Uploaded ZIPs wait under VAR_DIR/imports: keep this test's in its own folder."""
+    settings.VAR_DIR = tmp_path
+
+
 @pytest.fixture
 def other_owner(db):
     return make_person("other-owner", Role.IDENTITY_OWNER)

@@ -46,6 +46,12 @@ pytestmark = pytest.mark.django_db
 FINGERPRINT = "ab" * 32
 
 
+@pytest.fixture(autouse=True)
+def uploads_in_tmp(settings, tmp_path):
+    """Uploaded ZIPs wait under VAR_DIR/imports: keep this test's in its own folder."""
+    settings.VAR_DIR = tmp_path
+
+
 def csv_text(rows: list[dict]) -> str:
     out = io.StringIO()
     names = list(dict.fromkeys(name for row in rows for name in row))
