@@ -18,7 +18,6 @@ Each rule that applies contributes a tier and a reason; the identity's tier is t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 TIERS = ("low", "medium", "high", "critical")
@@ -138,7 +137,3 @@ def assess_risk(inputs: RiskInputs) -> RiskAssessment:
 
 def tier_at_least(tier: str, floor: str) -> bool:
     return _RANK[tier] >= _RANK[floor]
-
-
-def standing_from(rows: Iterable[tuple[str, bool, bool]]) -> tuple[StandingAccess, ...]:
-    return tuple(StandingAccess(action=a, production_tool=p, production_secret_tool=s) for a, p, s in rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -600,7 +599,3 @@ def grant_end(*, grant: Grant, actor, reason: str, request=None) -> int:
         changes={"reason": reason, "entitlements_revoked": revoked},
     )
     return revoked
-
-
-def digest_of(values: list[str]) -> str:
-    return hashlib.sha256("\n".join(sorted(values)).encode()).hexdigest()
