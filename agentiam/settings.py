@@ -252,9 +252,10 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "agentiam.tasks.heartbeat", "schedule": 30.0, "options": {"expires": 25}},
     "audit-checkpoint": {"task": "audit.tasks.write_checkpoint", "schedule": 60.0, "options": {"expires": 55}},
-    # Decision log partitions ahead of time, and retention; expired client-assertion ids.
-    "runtime-decision-partitions": {
-        "task": "identities.runtime.tasks.maintain_decision_partitions",
+    # Partitions of every registered partitioned table (agentiam.partitions: the decision log) ahead of
+    # time, and retention; expired client-assertion ids.
+    "partitions": {
+        "task": "agentiam.tasks.maintain_partitions",
         "schedule": 3600.0,
         "options": {"expires": 3000},
     },

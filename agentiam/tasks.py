@@ -1,10 +1,14 @@
+import logging
 import os
 import socket
 
 from celery import shared_task
 from django.utils import timezone
 
+from agentiam import partitions
 from agentiam.models import Heartbeat
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(name="agentiam.tasks.heartbeat", ignore_result=True)
@@ -14,3 +18,13 @@ def heartbeat(component: str = "worker") -> None:
         component=component,
         defaults={"last_seen": timezone.now(), "hostname": socket.gethostname(), "pid": os.getpid()},
     )
+
+
+@shared_task(name="agentiam.tasks.maintain_partitions", ignore_result=True)
+def maintain_partitions() -> dict[str, list[str]]:
+    """Hourly: every registered partitioned table has its partitions ahead; those past retention go.
+    Safe to run twice (creation is IF NOT EXISTS, a dropped partition is no longer listed)."""
+    done = partitions.maintain_all()
+    if done.created or done.dropped:
+        log.info("partitions: created %s, dropped %s", done.created, done.dropped)
+    return {"created": done.created, "dropped": done.dropped}

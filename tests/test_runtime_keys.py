@@ -1,6 +1,7 @@
-"""The token keys' JWKS, rotation, and the decision log's daily partitions and retention."""
+"""The token keys' JWKS and rotation; a decision on a day whose partition is missing (the partition manager
+itself: test_platform_partitions.py)."""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -8,10 +9,10 @@ from django.db import DatabaseError, connection, transaction
 from django.test import Client
 
 from audit.keys import thumbprint
-from audit.models import AuditEntry, SigningKey
-from identities.runtime import partitions
+from audit.models import SigningKey
 from identities.runtime.models import IssuedToken, PolicyDecision, TokenRevocation
-from identities.runtime.tasks import forget_used_assertions, maintain_decision_partitions
+from identities.runtime.partitions import DECISION_LOG
+from identities.runtime.tasks import forget_used_assertions
 from identities.runtime.trust import DbJtiLedger
 from identities.runtime.views import keys as keys_view
 from tests.runtime_support import access_token, build_estate, decide
@@ -85,38 +86,12 @@ def test_a_used_assertion_id_is_refused_until_it_is_forgotten_after_expiry():
 # --- partitions ---------------------------------------------------------------------------------------------
 
 
-def test_partitions_are_created_ahead_and_those_past_retention_are_dropped_and_audited(settings):
-    settings.RUNTIME_DECISION_RETENTION_DAYS = 30
-    settings.RUNTIME_DECISION_PARTITIONS_AHEAD = 10
-    today = datetime.now(UTC).date()
-    old_day = today - timedelta(days=45)
-    partitions.create_partitions(old_day, 1)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO runtime_policydecision (uuid, decided_at, token_jti, act_chain, tool_key, action, resource, "
-            "evaluated, decision, reasons, latency_us) VALUES (gen_random_uuid(), %s, '', '{}', 't', 'read', '{}', "
-            "'{}', 'deny', '{}', 1)",
-            [datetime(old_day.year, old_day.month, old_day.day, 12, tzinfo=UTC)],
-        )
-    result = maintain_decision_partitions()
-    have = partitions.existing_partitions()
-    assert all(today + timedelta(days=n) in have for n in range(11))
-    assert old_day not in have and result["dropped"] == [partitions.partition_name(old_day)]
-    entry = AuditEntry.objects.get(action="policy_decision.partition_drop")
-    assert entry.changes["decisions"] == 1 and entry.changes["day"] == old_day.isoformat()
-    assert maintain_decision_partitions() == {"created": [], "dropped": []}  # safe to run twice
-
-
 def test_a_decision_on_a_day_without_a_partition_creates_it_instead_of_failing(cast):
     estate = build_estate(cast)
     token = access_token()["access_token"]
     today = datetime.now(UTC).date()
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {partitions.partition_name(today)}")
+        cursor.execute(f"DROP TABLE {DECISION_LOG.partition_name(today)}")
     assert decide(estate.credential, token).json()["decision"] == "allow"
-    assert today in partitions.existing_partitions()
+    assert today in DECISION_LOG.existing()
     assert PolicyDecision.objects.count() == 1
-
-
-def test_partition_names_follow_the_day():
-    assert partitions.partition_name(date(2026, 3, 4)) == "runtime_policydecision_p20260304"

@@ -10,4 +10,6 @@ class RuntimeConfig(AppConfig):
     verbose_name = "Runtime"
 
     def ready(self):
-        from identities.runtime import signals  # noqa: F401 - revokes tokens of a compromised signing key
+        from identities.runtime import partitions, signals  # noqa: F401
+
+        # signals: revokes tokens of a compromised signing key; partitions: registers the decision log.

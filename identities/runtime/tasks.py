@@ -3,24 +3,19 @@ database themselves; these only keep storage in shape. Both are safe to run twic
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 from django.utils import timezone
 
-from identities.runtime import partitions
+from agentiam.tasks import maintain_partitions
 from identities.runtime.models import JtiLedgerEntry
-
-log = logging.getLogger(__name__)
 
 
 @shared_task(name="identities.runtime.tasks.maintain_decision_partitions", ignore_result=True)
 def maintain_decision_partitions() -> dict[str, list[str]]:
-    """Hourly: the decision log's partitions for the coming days exist; those past retention are dropped."""
-    done = partitions.maintain()
-    if done.created or done.dropped:
-        log.info("decision log partitions: created %s, dropped %s", done.created, done.dropped)
-    return {"created": done.created, "dropped": done.dropped}
+    """The name beat used before every partitioned table registered with `agentiam.partitions`: kept, doing
+    what `agentiam.tasks.maintain_partitions` does, for messages already queued and schedules already stored
+    in django-celery-beat's table (which keeps entries the settings no longer name)."""
+    return maintain_partitions()
 
 
 @shared_task(name="identities.runtime.tasks.forget_used_assertions", ignore_result=True)

@@ -268,7 +268,7 @@ def _log(items: list[_Item], ids: list, gateway_id: int, policy_id: int | None, 
         _execute(sql, params)
     except IntegrityError:
         # No partition for today (beat has been down for a week): create it and try once more.
-        partitions.create_partitions(now.date(), 2)
+        partitions.DECISION_LOG.create(now.date(), 2)
         _execute(sql, params)
 
 
