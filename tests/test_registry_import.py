@@ -5,6 +5,7 @@ page, the commands and a real worker."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import signal
@@ -17,6 +18,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from agentiam.digests import rows_digest
 from agentiam.permissions import Role
 from audit.models import AuditEntry
 from identities import services
@@ -174,6 +176,10 @@ def test_an_import_writes_the_estate_with_owners_risk_and_one_audit_entry(cast, 
     assert list(Credential.objects.get(external_id="c-1").entitlements.all()) == [e1]
     entry = AuditEntry.objects.get(action="registry.import")
     assert entry.changes["sha256"] == result.sha256 and entry.changes["counts"]["identities"]["created"] == 2
+    written = [("systems", "sys-gh"), ("tools", "t-pr"), ("tools", "t-deploy"), ("identities", "bot-1"),
+               ("identities", "bot-2"), ("identifiers", "id-1"), ("entitlements", "e-1"), ("entitlements", "e-2"),
+               ("credentials", "c-1")]  # fmt: skip
+    assert entry.changes["rows"] == rows_digest([(entity, ext, "created") for entity, ext in written]).as_json()
     assert result.counts["entitlements"] == {
         "created": 2,
         "replaced": 0,
@@ -191,6 +197,10 @@ def test_importing_the_same_file_again_changes_nothing(cast, tmp_path):
     assert again.ok and snapshot() == before
     assert again.counts["identities"]["unchanged"] == 2 and again.counts["risk_recomputed"] == 0
     assert AuditEntry.objects.filter(action="registry.import").count() == 2  # each import is recorded
+    assert AuditEntry.objects.filter(action="registry.import").latest("id").changes["rows"] == {
+        "count": 0,
+        "sha256": hashlib.sha256(b"").hexdigest(),
+    }
 
 
 def test_a_dry_run_reports_what_would_change_and_writes_nothing(cast, tmp_path):
@@ -279,6 +289,8 @@ def test_a_changed_entitlement_row_revokes_the_old_one_and_grants_a_new_one(cast
     imported["entitlements__csv"][0]["scope"] = '{"repo": "acme/api"}'
     result = registry_import(path=make_zip(tmp_path, "second.zip", **imported), actor=cast.administrator)
     assert result.ok and result.counts["entitlements"]["replaced"] == 1
+    entry = AuditEntry.objects.filter(action="registry.import").latest("id")
+    assert entry.changes["rows"] == rows_digest([("entitlements", "e-1", "replaced")]).as_json()
     old.refresh_from_db()
     new = Entitlement.objects.get(external_id="e-1", revoked_at__isnull=True)
     assert old.revoked_at is not None and old.scope == {"repo": "acme/*"} and new.scope == {"repo": "acme/api"}

@@ -6,6 +6,7 @@ nothing for unchanged ones — and collect the identities whose risk must be rec
 
 from __future__ import annotations
 
+from agentiam.digests import Digest, rows_digest, sql_digest
 from identities.imports.context import Run
 
 REPLACED_REASON = "replaced by import"
@@ -326,3 +327,24 @@ def _set_links(cursor, table: str, column: str, exts: str, target_map: str) -> N
             SELECT credential_id, target_id FROM imp_links ON CONFLICT DO NOTHING"""
     )
     cursor.execute("DROP TABLE imp_links")
+
+
+_WRITTEN = (
+    "SELECT '{entity}' AS entity, ext, CASE WHEN id IS NULL THEN 'created' ELSE 'updated' END "
+    "FROM res_{entity} WHERE id IS NULL OR changed"
+)
+_WRITTEN_ENTITLEMENTS = (
+    "SELECT 'entitlements' AS entity, ext, CASE plan WHEN 'new' THEN 'created' ELSE 'replaced' END "
+    "FROM res_entitlements WHERE plan IN ('new', 'replace')"
+)
+
+
+def written_rows(cursor, run: Run) -> Digest:
+    """Count and digest of the rows the import wrote — `[entity, external id, created|updated|replaced]` —
+    for its one audit entry (agentiam.digests: anyone with the file and the registry can recompute it)."""
+    parts = [
+        _WRITTEN_ENTITLEMENTS if entity == "entitlements" else _WRITTEN.format(entity=entity)
+        for entity in ("systems", "tools", "identities", "identifiers", "entitlements", "credentials")
+        if run.has(entity)
+    ]
+    return sql_digest(cursor, " UNION ALL ".join(parts)) if parts else rows_digest([])

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from agentiam.digests import Digest
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
 from identities.imports import apply, plan_access, plan_credentials, plan_registry, refs, shape
@@ -41,6 +42,7 @@ class ImportResult:
     size: int
     counts: dict = field(default_factory=dict)
     report: Report = field(default_factory=Report)
+    written: Digest | None = None  # the rows written (count and SHA-256), for the audit entry
 
     def as_json(self) -> dict:
         return {
@@ -102,7 +104,13 @@ def registry_import(
                 object_id=str(job.uuid) if job else "",
                 object_label=filename or Path(path).name,
                 request=request,
-                changes={"sha256": sha256, "size": size, "file": filename or Path(path).name, "counts": result.counts},
+                changes={
+                    "sha256": sha256,
+                    "size": size,
+                    "file": filename or Path(path).name,
+                    "counts": result.counts,
+                    "rows": result.written.as_json(),
+                },
             )
     except _Rollback:
         pass
@@ -154,6 +162,7 @@ def _run(path: Path, importer: Importer, result: ImportResult, note: Progress) -
         note("refreshing", {"identities": len(touched)})
         refresh_identities(touched, now=run.now)
         result.counts = {**run.counts, "risk_recomputed": len(touched)}
+        result.written = apply.written_rows(cursor, run)
         result.ok = True
         _drop_work_tables(cursor)
 
