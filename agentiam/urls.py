@@ -5,6 +5,7 @@ from agentiam import views
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("worklist/", views.worklist, name="worklist"),
     path("", include("identities.signin.urls")),  # sign-in, second factor, step-up, single sign-on
     path("", include("identities.urls")),
     path("api/v1/runtime/", include("identities.runtime.urls_api")),  # token, decide, introspect, tasks

@@ -17,6 +17,7 @@ from agentiam.api.schema import lean_endpoint
 from agentiam.dashboard import panels_for
 from agentiam.permissions import SEE_EVERYTHING, public, roles_of, roles_required
 from agentiam.status import system_status
+from agentiam.worklist import items_for
 
 
 @lean_endpoint(
@@ -50,6 +51,17 @@ def dashboard(request):
         "has_role": bool(roles),
     }
     return render(request, "dashboard.html", context)
+
+
+@roles_required()
+@require_GET
+def worklist(request):
+    """What the person must do (agentiam.worklist). The dashboard loads the partial after the page, so its
+    sources' queries never slow the page down; an empty partial removes the placeholder."""
+    items = items_for(request.user)
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "dashboard/worklist.html#items", {"items": items})
+    return render(request, "dashboard/worklist.html", {"items": items})
 
 
 # --- Error pages: JSON in the API's error shape under /api/, an HTML page everywhere else -----------------

@@ -6,4 +6,4 @@ class IdentitiesConfig(AppConfig):
     verbose_name = "Identities"
 
     def ready(self):
-        from identities import signals  # noqa: F401 - connects the receivers
+        from identities import signals, worklist  # noqa: F401 - connects the receivers, registers the work
