@@ -3,7 +3,7 @@
 
 The inputs are read in a handful of queries for the whole batch, the tier comes from the same pure
 function (`identities.risk.assess_risk`), and the results are written back with one COPY and one UPDATE.
-`tests/test_registry_import.py` checks that both agree on identities built to exercise every rule.
+`tests/imports/test_registry_import.py` checks that both agree on identities built to exercise every rule.
 """
 
 # ruff: noqa: S608 - SQL is assembled from this package's own table and column names, never from input;

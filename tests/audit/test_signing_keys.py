@@ -18,7 +18,7 @@ from audit.models import AuditEntry, SigningKey
 from audit.services import NO_ACTIVE_KEY_TO_COMPROMISE
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_key_id_is_the_rfc_7638_thumbprint_of_the_public_key():
@@ -178,7 +178,7 @@ PRINT_KEK = "from django.conf import settings as s; print(s.AGENTIAM_KEY_ENCRYPT
 
 
 def test_production_refuses_to_start_without_a_key_encryption_key():
-    from tests.test_settings import PRODUCTION_ENV
+    from tests.platform.test_settings import PRODUCTION_ENV
 
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "AGENTIAM_KEK"}
     result = _manage("check", **env)

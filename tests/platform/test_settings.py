@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from agentiam.apps import refuse_old_postgresql
 from agentiam.env import env_bool, env_choice, env_int, env_list, env_str
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "AGENTIAM_PROFILE": "production",
     "DJANGO_SECRET_KEY": "x" * 20 + "production-secret-key-for-the-deploy-check-only-0123456789",

@@ -1,5 +1,5 @@
 """The token keys' JWKS and rotation; a decision on a day whose partition is missing (the partition manager
-itself: test_platform_partitions.py)."""
+itself: tests/platform/test_partitions.py)."""
 
 from datetime import UTC, datetime, timedelta
 

@@ -16,7 +16,7 @@ from audit.models import AuditEntry
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "agentiam-demo-2026"
 
 

@@ -22,7 +22,7 @@ from identities.tokens import token_digest
 from tests.cast import EVERYONE, check_access, make_person
 from tests.support import sign_in
 
-SHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 
 pytestmark = pytest.mark.django_db
 

@@ -6,9 +6,9 @@ import re
 from pathlib import Path
 
 from agentiam.permissions import ROLE_LABELS, Role
-from tests.test_permissions_declared import declaration, endpoints
+from tests.platform.test_permissions_declared import declaration, endpoints
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "permissions.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
 PRODUCT_ROLES = ["administrator", "identity owner", "manager", "compliance officer", "security analyst", "auditor"]
 
 

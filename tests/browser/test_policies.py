@@ -18,9 +18,9 @@ from agentiam.stepup import SESSION_AT, SESSION_USER
 from identities.runtime.models import PolicyVersion
 from tests.cast import make_person
 from tests.conftest import ARTIFACTS
+from tests.runtime.test_policy_governance import NO_GITHUB_READS, passing_cases
 from tests.runtime_support import access_token, build_estate, decide
 from tests.support import sign_in
-from tests.test_runtime_policy_governance import NO_GITHUB_READS, passing_cases
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = ARTIFACTS / "screenshots"

@@ -35,7 +35,7 @@ DEMO = {
     "analyst": "security_analyst",
     "auditor": "auditor",
 }
-SHOTS = Path(__file__).resolve().parent.parent / "test-results" / "screenshots"
+SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "screenshots"
 READERS = [Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR]
 
 

@@ -1,0 +1,1 @@
+"""The audit trail, its integrity checks, its page and the signing keys."""

@@ -1,0 +1,1 @@
+"""Imports: the registry import and export."""

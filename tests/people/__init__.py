@@ -1,0 +1,1 @@
+"""People: the People pages, profiles, roles and personal API tokens."""

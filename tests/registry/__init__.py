@@ -1,0 +1,1 @@
+"""The registry: identities, grants, tasks and the rest, through pages, API and services."""

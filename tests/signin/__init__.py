@@ -1,0 +1,1 @@
+"""Signing in: OIDC, second factor, lockout, timeouts, step-up, the sign-in audit."""
