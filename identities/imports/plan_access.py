@@ -19,7 +19,7 @@ from identities.imports import formats
 from identities.imports.context import Run, typed
 from identities.imports.plan_registry import _duplicates, _rule
 from identities.risk import RiskInputs, StandingAccess, assess_risk, tier_at_least
-from identities.services.access import (
+from identities.services import (
     ERR_ACTION_NOT_SUPPORTED,
     ERR_DUPLICATE,
     ERR_EXCEPTION_UNTIL,
@@ -27,11 +27,11 @@ from identities.services.access import (
     ERR_IDENTITY_NOT_ACTIVE,
     ERR_JIT_THROUGH_GRANT,
     ERR_NEEDS_EXCEPTION,
+    ERR_NOT_OWNER,
     ERR_PRIVILEGED_NEEDS_ADMIN,
     ERR_READ_ONLY_OWNER,
     MAX_EXCEPTION_DAYS,
 )
-from identities.services.identity import ERR_NOT_OWNER
 
 ERR_EXCEPTION_NEEDS_PERSON = (
     "A standing {action} entitlement on a {tier}-risk identity needs an exception accepted by a person: run the "

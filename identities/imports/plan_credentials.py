@@ -9,7 +9,7 @@ from __future__ import annotations
 from identities.imports import formats
 from identities.imports.context import Run, db_value, typed
 from identities.imports.plan_registry import _duplicates, _rule
-from identities.services.identity import ERR_NOT_OWNER
+from identities.services import ERR_NOT_OWNER
 
 ERR_FINGERPRINT_TAKEN = "Another credential has this fingerprint."
 ERR_REVOKED_IN_FILE = "The entitlement {value} is revoked: a credential cannot carry it."

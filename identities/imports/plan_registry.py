@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from identities.imports import formats
 from identities.imports.context import Run, db_value, typed
-from identities.services.identity import (
+from identities.services import (
     ERR_NOT_OWNER,
     ERR_OWNER_INACTIVE,
     ERR_OWNER_ROLE,

@@ -1,5 +1,5 @@
 """Risk tier, orphan state and flags for many identities at once — the set-wise twin of
-`identities.services.identity.identity_refresh`.
+`identities.services.refresh.identity_refresh`.
 
 The inputs are read in a handful of queries for the whole batch, the tier comes from the same pure
 function (`identities.risk.assess_risk`), and the results are written back with one COPY and one UPDATE.
@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from identities.models import Flag, IdentityKind
 from identities.risk import RiskInputs, StandingAccess, assess_risk
-from identities.services.identity import OLD_STATIC_SECRET_DAYS
+from identities.services import OLD_STATIC_SECRET_DAYS
 
 BATCH = 100_000  # one pass over the big tables per batch: fewer, larger batches are cheaper
 

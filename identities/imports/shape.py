@@ -20,7 +20,7 @@ from identities.imports.loader import LoadedFile, staging_table
 from identities.imports.report import Report
 from identities.models import IdentifierKind
 from identities.scope import InvalidScope, validate_scope
-from identities.services.access import ERR_FINGERPRINT, normalise_identifier
+from identities.services import ERR_FINGERPRINT, normalise_identifier
 
 WHITESPACE = " \t\r\n"
 UUID_RE = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"

@@ -22,7 +22,7 @@ from identities.models import (
     Profile,
     person_name,
 )
-from identities.services.identity import identities_refresh_owned_by
+from identities.services.refresh import identities_refresh_owned_by
 from identities.sessions import end_sessions_of
 from identities.tokens import new_secret
 

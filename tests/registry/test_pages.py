@@ -28,8 +28,7 @@ from identities.models import (
     Tool,
     Workflow,
 )
-from identities.services.access import ERR_NEEDS_EXCEPTION
-from identities.services.identity import ERR_ADMIN_OWNS, ERR_OVERRIDE_SAME
+from identities.services import ERR_ADMIN_OWNS, ERR_NEEDS_EXCEPTION, ERR_OVERRIDE_SAME
 from tests.cast import check_access, make_person
 from tests.factories import ToolFactory
 

@@ -23,7 +23,7 @@ from identities.runtime import access_tokens
 from identities.runtime.lookups import at, lookup
 from identities.runtime.schema import TaskCompleteAnswer
 from identities.runtime.services.tokens import runtime_task_complete
-from identities.services.identity import is_current_owner
+from identities.services import is_current_owner
 
 ERR_AGENT_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 - a message
 ERR_MAY_NOT = "Only the task's identity, an owner of it or a security analyst may complete this task."

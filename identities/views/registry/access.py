@@ -18,8 +18,7 @@ from identities.forms_registry import (
     TierOverrideForm,
 )
 from identities.models import Action, Entitlement, EntitlementMode, Tool
-from identities.services.access import ERR_EXCEPTION_NOT_NEEDED, ERR_PRIVILEGED_NEEDS_ADMIN
-from identities.services.identity import ERR_ADMIN_OWNS, ERR_NOT_OWNER
+from identities.services import ERR_ADMIN_OWNS, ERR_EXCEPTION_NOT_NEEDED, ERR_NOT_OWNER, ERR_PRIVILEGED_NEEDS_ADMIN
 from identities.views.registry.common import (
     CHANGERS,
     abilities,

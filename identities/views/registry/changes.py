@@ -19,7 +19,7 @@ from identities.forms_registry import (
 )
 from identities.models import Credential, Entitlement, OwnershipRole, RevocationStatus
 from identities.models.registry import Identity, current_ownerships
-from identities.services.identity import ERR_AUP_APPROVER
+from identities.services import ERR_AUP_APPROVER
 from identities.views.registry.common import (
     CHANGERS,
     abilities,

@@ -11,7 +11,7 @@ from agentiam.permissions import roles_required
 from agentiam.stepup import step_up_required
 from identities import services
 from identities.forms_registry import ReasonForm
-from identities.services.identity import ERR_RESUME_ROLE, ERR_SUSPEND_ROLE
+from identities.services import ERR_RESUME_ROLE, ERR_SUSPEND_ROLE
 from identities.views.registry.common import (
     RESUMERS,
     SUSPENDERS,

@@ -22,7 +22,7 @@ from identities.models import (
     RiskException,
     Task,
 )
-from identities.services.identity import OLD_STATIC_SECRET_DAYS
+from identities.services import OLD_STATIC_SECRET_DAYS
 from identities.views.registry.common import Abilities
 
 ACTIVE_SHOWN = 100

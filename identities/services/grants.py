@@ -1,0 +1,107 @@
+"""Grants: time-bound sets of JIT entitlements, optionally bound to a task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.trail import audit_record
+from identities.errors import Conflict, invalid
+from identities.models import (
+    Entitlement,
+    EntitlementMode,
+    EntitlementSource,
+    Grant,
+    Identity,
+    IdentityStatus,
+    Task,
+    Tool,
+)
+from identities.scope import validate_scope
+from identities.services.entitlements import ERR_ACTION_NOT_SUPPORTED, ERR_EXPIRES_PAST, ERR_IDENTITY_NOT_ACTIVE
+
+ERR_TASK_CLOSED = "This task is already closed."
+ERR_GRANT_ENDED = "This grant has already ended."
+
+
+def _end_grants(grants, now, actor, reason) -> tuple[int, int]:
+    grant_ids = list(grants.values_list("pk", flat=True))
+    ended = Grant.objects.filter(pk__in=grant_ids, ended_at__isnull=True).update(
+        ended_at=now, ended_by=actor, end_reason=reason
+    )
+    revoked = Entitlement.objects.filter(grant_id__in=grant_ids, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_by=actor, revoke_reason=reason
+    )
+    return ended, revoked
+
+
+@transaction.atomic
+def grant_create(
+    *,
+    identity: Identity,
+    task: Task | None,
+    entries: list[tuple[Tool, str, dict]],
+    ends_at: datetime,
+    actor,
+    reason: str = "",
+    request=None,
+) -> Grant:
+    """A time-bound set of JIT entitlements (created from an approved elevation request)."""
+    identity = Identity.objects.select_for_update().get(pk=identity.pk)
+    if identity.status != IdentityStatus.ACTIVE:
+        raise Conflict(ERR_IDENTITY_NOT_ACTIVE)
+    now = timezone.now()
+    if ends_at <= now:
+        raise invalid("ends_at", ERR_EXPIRES_PAST)
+    if task is not None and task.state != Task.State.OPEN:
+        raise Conflict(ERR_TASK_CLOSED)
+    grant = Grant.objects.create(
+        identity=identity, task=task, starts_at=now, ends_at=ends_at, created_by=actor, reason=reason
+    )
+    for tool, action, scope in entries:
+        if action not in tool.actions:
+            raise invalid("action", ERR_ACTION_NOT_SUPPORTED.format(action=action))
+        Entitlement.objects.create(
+            identity=identity,
+            tool=tool,
+            action=action,
+            scope=validate_scope(scope),
+            mode=EntitlementMode.JIT,
+            source=EntitlementSource.GRANT,
+            grant=grant,
+            granted_by=actor,
+            reason=reason,
+            granted_at=now,
+            expires_at=ends_at,
+        )
+    audit_record(
+        actor=actor,
+        action="grant.create",
+        target=grant,
+        request=request,
+        object_label=f"{identity.name}: {len(entries)} JIT entitlement(s)",
+        changes={
+            "task": str(task.uuid) if task else None,
+            "ends_at": ends_at,
+            "entries": [[t.key, a, s] for t, a, s in entries],
+        },
+    )
+    return grant
+
+
+@transaction.atomic
+def grant_end(*, grant: Grant, actor, reason: str, request=None) -> int:
+    grant = Grant.objects.select_for_update().get(pk=grant.pk)
+    if grant.ended_at is not None:
+        raise Conflict(ERR_GRANT_ENDED)
+    _, revoked = _end_grants(Grant.objects.filter(pk=grant.pk), timezone.now(), actor, reason)
+    audit_record(
+        actor=actor,
+        action="grant.end",
+        target=grant,
+        request=request,
+        changes={"reason": reason, "entitlements_revoked": revoked},
+    )
+    return revoked

@@ -1,0 +1,53 @@
+"""Tasks: what an agent is doing, opened by the runtime's token exchange, closed with their grants."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from audit.trail import audit_record
+from identities.errors import Conflict
+from identities.models import (
+    Grant,
+    Identity,
+    Task,
+    Workflow,
+)
+from identities.services.grants import ERR_TASK_CLOSED, _end_grants
+
+
+@transaction.atomic
+def task_open(*, identity: Identity, name: str, workflow: Workflow | None = None, actor=None) -> Task:
+    """The task a name refers to for this identity, created on first use (the runtime's token exchange)."""
+    task, created = Task.objects.get_or_create(identity=identity, name=name, defaults={"workflow": workflow})
+    if created:
+        audit_record(
+            actor=actor,
+            actor_kind="agent" if actor is None else None,
+            action="task.open",
+            target=task,
+            object_label=f"{identity.name}: {name}",
+            changes={"identity": str(identity.uuid)},
+        )
+    return task
+
+
+@transaction.atomic
+def task_complete(*, task: Task, actor=None, reason: str = "completed", request=None) -> dict[str, int]:
+    """Close a task and end every grant and JIT entitlement bound to it, in one transaction."""
+    task = Task.objects.select_for_update().get(pk=task.pk)
+    if task.state != Task.State.OPEN:
+        raise Conflict(ERR_TASK_CLOSED)
+    now = timezone.now()
+    task.state, task.completed_at, task.completed_by, task.end_reason = Task.State.COMPLETED, now, actor, reason
+    task.save(update_fields=["state", "completed_at", "completed_by", "end_reason"])
+    ended, revoked = _end_grants(Grant.objects.filter(task=task), now, actor, f"task completed: {reason}")
+    audit_record(
+        actor=actor,
+        action="task.complete",
+        target=task,
+        request=request,
+        object_label=f"{task.identity.name}: {task.name}",
+        changes={"grants_ended": ended, "entitlements_revoked": revoked},
+    )
+    return {"grants": ended, "entitlements": revoked}
