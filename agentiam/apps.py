@@ -23,6 +23,6 @@ class AgentIAMConfig(AppConfig):
 
     def ready(self):
         # Import the Celery app so shared tasks bind to it in every process, web included.
-        from agentiam import celery  # noqa: F401
+        from agentiam import celery, notifications  # noqa: F401 - notifications: registers the outbox channels
 
         connection_created.connect(refuse_old_postgresql, dispatch_uid="agentiam-refuse-old-postgresql")

@@ -23,7 +23,12 @@ Resolver = Callable[..., list[tuple[Any, ...]]]
 
 
 class OutboundError(Exception):
-    """The request was refused or failed; the message says why, for the administrator."""
+    """The request was refused or failed; the message says why, for the administrator. `transient`: it may
+    work later (no answer, a timeout, DNS), as opposed to a refusal of the URL or of the answer."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def check_url(url: str, rules: OutboundRules, *, resolver: Resolver = socket.get
     try:
         infos = resolver(host, port, type=socket.SOCK_STREAM)
     except OSError as error:
-        raise OutboundError(f"{host} does not resolve: {error}") from None
+        raise OutboundError(f"{host} does not resolve: {error}", transient=True) from None
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     allowed = [address for address in addresses if address_allowed(address, rules)]
     if not allowed:
@@ -112,7 +117,7 @@ def send(
         content = _read_limited(response, rules)
         return Reply(response.status, dict(response.getheaders()), content)
     except (OSError, http.client.HTTPException) as error:
-        raise OutboundError(f"{url} could not be read: {error or type(error).__name__}") from None
+        raise OutboundError(f"{url} could not be read: {error or type(error).__name__}", transient=True) from None
     finally:
         connection.close()
 
@@ -126,7 +131,7 @@ def _read_limited(response: http.client.HTTPResponse, rules: OutboundRules) -> b
     size = 0
     while True:
         if time.monotonic() > deadline:
-            raise OutboundError(f"the answer took longer than {rules.timeout} s to arrive")
+            raise OutboundError(f"the answer took longer than {rules.timeout} s to arrive", transient=True)
         chunk = response.read1(min(16384, rules.max_bytes + 1 - size))
         if not chunk:
             return b"".join(chunks)

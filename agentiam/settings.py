@@ -42,6 +42,17 @@ def _local_secret(name: str, nbytes: int = 48) -> str:
     return path.read_text().strip()
 
 
+def _networks(name: str, default: list[str] | None = None) -> list[str]:
+    """An allow-list of CIDRs, or "public" for any globally routable address (agentiam.outbound)."""
+    networks = env_list(name, default or [])
+    for network in networks:
+        try:
+            network == "public" or ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {network!r} is not a CIDR or 'public'") from None
+    return networks
+
+
 # --- Core -------------------------------------------------------------------------------------------
 DEBUG = env_bool("DJANGO_DEBUG", False) if not PRODUCTION else False
 if PRODUCTION:
@@ -260,6 +271,8 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 3000},
     },
     "runtime-jti-ledger": {"task": "identities.runtime.tasks.forget_used_assertions", "schedule": 3600.0},
+    # Outbox: deliver what is due (messages are also sent on commit), delete what is past retention.
+    "outbox": {"task": "agentiam.tasks.sweep_outbox", "schedule": 30.0, "options": {"expires": 25}},
 }
 
 # --- Audit trail checkpoints ------------------------------------------------------------------------------
@@ -293,17 +306,46 @@ RUNTIME_DECISION_RETENTION_DAYS = env_int("RUNTIME_DECISION_RETENTION_DAYS", 90,
 RUNTIME_DECISION_PARTITIONS_AHEAD = env_int("RUNTIME_DECISION_PARTITIONS_AHEAD", 7, minimum=1, maximum=60)
 # Remote JWKS (trust bundle and issuer URLs): only addresses in these networks ("public" = any global
 # address), with a timeout; RUNTIME_JWKS_CA_FILE adds a private CA (e.g. a SPIRE bundle endpoint's).
-RUNTIME_JWKS_ALLOWED_NETWORKS = env_list("RUNTIME_JWKS_ALLOWED_NETWORKS")
-for _network in RUNTIME_JWKS_ALLOWED_NETWORKS:
-    try:
-        _network == "public" or ipaddress.ip_network(_network, strict=False)
-    except ValueError:
-        raise ImproperlyConfigured(f"RUNTIME_JWKS_ALLOWED_NETWORKS: {_network!r} is not a CIDR or 'public'") from None
+RUNTIME_JWKS_ALLOWED_NETWORKS = _networks("RUNTIME_JWKS_ALLOWED_NETWORKS")
 RUNTIME_JWKS_TIMEOUT = env_int("RUNTIME_JWKS_TIMEOUT", 5, minimum=1, maximum=30)
 # The decide and token lookups run as prepared statements (planning them costs more than running them).
 # Turn off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
 RUNTIME_PREPARED_LOOKUPS = env_bool("RUNTIME_PREPARED_LOOKUPS", True)
 RUNTIME_JWKS_CA_FILE = env_str("RUNTIME_JWKS_CA_FILE", None)
+
+# --- Outbox and notifications (agentiam/outbox.py, agentiam/notifications/) -------------------------------
+# A message is written in the caller's transaction and delivered by the worker, at least once: failed
+# attempts are retried after RETRY_BASE * 2^(n-1) seconds (at most RETRY_MAX) until MAX_ATTEMPTS, then the
+# message is marked failed and audited. Delivered and failed messages are deleted after RETENTION_DAYS.
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8, minimum=1, maximum=30)
+OUTBOX_RETRY_BASE = env_int("OUTBOX_RETRY_BASE", 30, minimum=1, maximum=3600)
+OUTBOX_RETRY_MAX = env_int("OUTBOX_RETRY_MAX", 6 * 3600, minimum=1, maximum=7 * 24 * 3600)
+OUTBOX_RETENTION_DAYS = env_int("OUTBOX_RETENTION_DAYS", 30, minimum=1)
+# E-mail through Django's backends (SMTP in production; printed to the worker's log locally).
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1, maximum=120)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "agentiam@localhost")
+# Webhooks: the body is signed with HMAC-SHA256 under this secret (receivers check it); https only in
+# production; only addresses in NOTIFY_WEBHOOK_ALLOWED_NETWORKS ("public" = any global address; add CIDRs
+# for private receivers); redirects are not followed.
+if TEST:
+    NOTIFY_WEBHOOK_SECRET = "test-profile-webhook-secret-not-for-use-anywhere-else"  # noqa: S105
+elif PRODUCTION:
+    NOTIFY_WEBHOOK_SECRET = env_str("NOTIFY_WEBHOOK_SECRET", "")  # webhooks are refused until it is set
+else:
+    NOTIFY_WEBHOOK_SECRET = env_str("NOTIFY_WEBHOOK_SECRET", None) or _local_secret("webhook_secret")
+if NOTIFY_WEBHOOK_SECRET and len(NOTIFY_WEBHOOK_SECRET) < 32:
+    raise ImproperlyConfigured("NOTIFY_WEBHOOK_SECRET must be at least 32 characters long")
+NOTIFY_WEBHOOK_TIMEOUT = env_int("NOTIFY_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=30)
+NOTIFY_WEBHOOK_ALLOWED_NETWORKS = _networks("NOTIFY_WEBHOOK_ALLOWED_NETWORKS", ["public"])
 
 # --- Auth ------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,7 +5,7 @@ import socket
 from celery import shared_task
 from django.utils import timezone
 
-from agentiam import partitions
+from agentiam import outbox, partitions
 from agentiam.models import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -28,3 +28,19 @@ def maintain_partitions() -> dict[str, list[str]]:
     if done.created or done.dropped:
         log.info("partitions: created %s, dropped %s", done.created, done.dropped)
     return {"created": done.created, "dropped": done.dropped}
+
+
+@shared_task(name="agentiam.tasks.deliver_outbox", ignore_result=True, acks_late=True)
+def deliver_outbox(message_id: int) -> dict[str, int]:
+    """Right after the enqueuing transaction commits: deliver that message if it is still due. A second
+    delivery of this task finds the row locked (skipped) or no longer pending."""
+    return outbox.deliver_due(limit=1, message_id=message_id)
+
+
+@shared_task(name="agentiam.tasks.sweep_outbox", ignore_result=True)
+def sweep_outbox() -> dict[str, int]:
+    """Every 30 s: deliver every due message (retries, and any whose hand-off to the worker was lost), then
+    delete delivered and failed ones past OUTBOX_RETENTION_DAYS."""
+    done = outbox.deliver_due()
+    done["purged"] = outbox.purge()
+    return done

@@ -6,4 +6,4 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit"
 
     def ready(self):
-        from audit import privileges  # noqa: F401 - registers the append-only system check
+        from audit import outbox, privileges  # noqa: F401 - audits failed outbox messages; the append-only check
