@@ -14,13 +14,12 @@ from dataclasses import dataclass, fields
 
 import pytest
 from django.conf import settings
-from django.contrib.auth.models import Group
 from django.shortcuts import resolve_url
 from django.test import Client
 
 from agentiam.permissions import Role
 from identities.models import Profile
-from tests.factories import UserFactory
+from tests.factories import PersonFactory
 from tests.support import sign_in
 
 OUTSIDER = "outsider"
@@ -46,11 +45,7 @@ class Cast:
 
 def make_person(username: str, *roles: Role, manager=None, employee_id: str | None = None, **extra):
     """A person with a profile and the given roles (test set-up, not the service: no audit entry)."""
-    user = UserFactory(username=username, **extra)
-    Profile.objects.filter(user=user).update(manager=manager, employee_id=employee_id)
-    for role in roles:
-        user.groups.add(Group.objects.get_or_create(name=Role(role).value)[0])
-    return user
+    return PersonFactory(username=username, roles=roles, manager=manager, employee_id=employee_id, **extra)
 
 
 @pytest.fixture
