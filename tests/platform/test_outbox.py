@@ -1,10 +1,12 @@
 """The outbox (agentiam.outbox): written in the caller's transaction, deduplicated, claimed with SKIP LOCKED,
 retried with exponential backoff, audited when it finally fails, purged after retention."""
 
+import io
 import threading
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -153,3 +155,18 @@ def test_delivered_and_failed_messages_go_after_retention_pending_ones_stay(chan
 def test_beat_sweeps_the_outbox(settings):
     entry = settings.CELERY_BEAT_SCHEDULE["outbox"]
     assert entry["task"] == sweep_outbox.name and entry["schedule"] <= 60
+
+
+def test_the_outbox_command_shows_counts_the_oldest_pending_and_the_latest_failures(channel):
+    pending = enqueue()
+    OutboxMessage.objects.filter(pk=pending.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    failed = enqueue(destination="https://hooks.example/T0/secret-token")
+    channel["fail"] = [DeliveryFailed("https://hooks.example/T0/secret-token answered 410", permanent=True)]
+    outbox.deliver_due(message_id=failed.pk)
+    out = io.StringIO()
+    call_command("outbox", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == ["probe        failed     1", "probe        pending    1"]
+    assert lines[2].startswith("oldest pending: ") and 299 <= int(lines[2].split()[2]) <= 330
+    assert str(failed.uuid) in lines[3] and "https://hooks.example/… answered 410" in lines[3]
+    assert "secret-token" not in out.getvalue()
