@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.dispatch import Signal
 from django.utils import timezone
 
+from agentiam.celery import app as celery_app
 from agentiam.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -79,10 +80,9 @@ def enqueue(*, kind: str, destination: str, payload: dict[str, Any], dedupe_key:
 
 
 def _publish(message_id: int) -> None:
-    from agentiam.tasks import deliver_outbox
-
     try:
-        deliver_outbox.delay(message_id)
+        # By name: agentiam.tasks imports this module, so importing it here would make a cycle.
+        celery_app.send_task("agentiam.tasks.deliver_outbox", args=[message_id])
     except Exception:  # the broker is down: the beat sweep delivers it later; never fail a committed request
         log.warning("outbox message %s not handed to the worker; the sweep will deliver it", message_id, exc_info=True)
 
