@@ -19,6 +19,7 @@ from agentiam.notifications.email import ERR_RECIPIENT, ERR_SUBJECT
 from agentiam.notifications.webhooks import ERR_ADDRESS, ERR_HTTPS
 from agentiam.outbox import deliver_due
 from audit.models import AuditEntry
+from tests.platform.test_settings import PRODUCTION_ENV, run_manage
 from tests.support import child_env, start_worker, wait_until
 
 pytestmark = pytest.mark.django_db
@@ -204,3 +205,14 @@ def test_a_real_worker_delivers_a_webhook_once_its_transaction_commits(receiver,
     [got] = receiver.received
     assert got["path"] == "/committed" and got["headers"]["X-AgentIAM-Delivery"] == str(message.uuid)
     assert "Task agentiam.tasks.deliver_outbox" in (tmp_path / "worker.log").read_text()
+
+
+def test_notification_settings_fail_loudly_and_production_sends_through_smtp():
+    bad = run_manage("check", env={"AGENTIAM_PROFILE": "test", "NOTIFY_WEBHOOK_ALLOWED_NETWORKS": "10.0.0.0/8,lan"})
+    assert bad.returncode != 0 and "NOTIFY_WEBHOOK_ALLOWED_NETWORKS: 'lan' is not a CIDR" in bad.stderr
+    short = run_manage("check", env={**PRODUCTION_ENV, "NOTIFY_WEBHOOK_SECRET": "too-short"})
+    assert short.returncode != 0 and "NOTIFY_WEBHOOK_SECRET must be at least 32" in short.stderr
+    code = "from django.conf import settings as s; print(s.EMAIL_BACKEND, repr(s.NOTIFY_WEBHOOK_SECRET))"
+    production = run_manage("shell", "-v", "0", "-c", code, env=PRODUCTION_ENV)
+    expected = ["django.core.mail.backends.smtp.EmailBackend", "''"]  # webhooks refused until a secret is set
+    assert production.stdout.split() == expected, production.stderr
