@@ -17,7 +17,7 @@ from agentiam.permissions import Role, roles_of
 from identities import services
 from identities.filters import SystemFilter, ToolFilter
 from identities.models import Credential, Entitlement, Identity, RiskException, System, Task, Tool
-from identities.runtime.services.tokens import runtime_task_complete
+from identities.runtime.services import ending
 
 from . import inputs
 from .base import ADMINISTRATORS, SUSPENDERS, RegistryViewSet, held_by_visible, scoped, visible_identities
@@ -141,7 +141,7 @@ class EntitlementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regis
     def revoke(self, request, id=None):
         body = inputs.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        entitlement = services.entitlement_revoke(
+        entitlement = ending.entitlement_revoke(
             entitlement=self.get_object(), actor=request.user, request=request, **body.validated_data
         )
         return self._answer(entitlement)
@@ -157,7 +157,7 @@ class EntitlementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regis
         old = self.get_object()
         body = inputs.EntitlementReplaceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        new = services.entitlement_replace(entitlement=old, actor=request.user, request=request, **body.validated_data)
+        new = ending.entitlement_replace(entitlement=old, actor=request.user, request=request, **body.validated_data)
         return self._answer(new, status.HTTP_201_CREATED)
 
 
@@ -286,5 +286,5 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryView
             except PermissionDenied:
                 raise PermissionDenied(ERR_TASK_END) from None
         # Through the runtime, so the task's access tokens are revoked in the same transaction.
-        runtime_task_complete(task=task, actor=request.user, request=request, **body.validated_data)
+        ending.task_end(task=task, actor=request.user, request=request, **body.validated_data)
         return Response(TaskSerializer(self.get_queryset().get(pk=task.pk)).data)

@@ -14,6 +14,7 @@ from agentiam.stepup import step_up_required
 from identities import services
 from identities.models import AcceptableUse, Identifier, Identity, Ownership, Workflow
 from identities.models.registry import current_ownerships
+from identities.runtime.services import ending
 
 from . import inputs
 from .base import CHANGERS, SUSPENDERS, RegistryViewSet, scoped, visible_identities
@@ -110,7 +111,7 @@ class IdentityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
         identity = self.get_object()
         body = inputs.ReasonSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        ended = services.identity_suspend(identity=identity, actor=request.user, request=request, **body.validated_data)
+        ended = ending.identity_suspend(identity=identity, actor=request.user, request=request, **body.validated_data)
         fresh = self.get_queryset().get(pk=identity.pk)
         return Response({"identity": IdentityDetailSerializer(fresh).data, "ended": ended})
 

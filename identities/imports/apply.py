@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agentiam.digests import Digest, rows_digest, sql_digest
 from identities.imports.context import Run
+from identities.signals import entitlements_revoked
 
 REPLACED_REASON = "replaced by import"
 TRANSFERRED_REASON = "transferred by import"
@@ -192,10 +193,19 @@ def apply_entitlements(cursor, run: Run) -> None:
     cursor.execute(
         """UPDATE identities_entitlement e
            SET revoked_at = %(now)s, revoked_by_id = %(actor)s, revoke_reason = %(reason)s
-           FROM res_entitlements r WHERE r.plan = 'replace' AND e.id = r.old_id AND e.revoked_at IS NULL""",
+           FROM res_entitlements r WHERE r.plan = 'replace' AND e.id = r.old_id AND e.revoked_at IS NULL
+           RETURNING e.id""",
         run.params(reason=REPLACED_REASON),
     )
-    replaced = cursor.rowcount
+    replaced_ids = [row[0] for row in cursor.fetchall()]
+    replaced = len(replaced_ids)
+    # Tokens that relied on a replaced entitlement end with it (the runtime, which knows tokens, listens).
+    tokens_revoked = sum(
+        count or 0
+        for _, count in entitlements_revoked.send(
+            sender=REPLACED_REASON, entitlement_ids=replaced_ids, reason=REPLACED_REASON, actor=run.importer.user
+        )
+    )
     cursor.execute("DROP TABLE IF EXISTS pg_temp.imp_new_entitlements")
     cursor.execute("CREATE TEMPORARY TABLE imp_new_entitlements (id bigint, external_id text)")
     cursor.execute(
@@ -248,6 +258,7 @@ def apply_entitlements(cursor, run: Run) -> None:
         "unchanged": plans.get("unchanged", 0),
         "revoked_not_granted": plans.get("revoked", 0),
         "exceptions": exceptions,
+        "tokens_revoked": tokens_revoked,
     }
 
 

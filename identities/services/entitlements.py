@@ -161,7 +161,11 @@ def entitlement_grant(
 
 
 @transaction.atomic
-def entitlement_revoke(*, entitlement: Entitlement, actor, reason: str, request=None) -> Entitlement:
+def _entitlement_revoke(
+    *, entitlement: Entitlement, actor, reason: str, request=None, audit_extra: dict | None = None
+) -> Entitlement:
+    """Private: callers revoke with identities.runtime's entitlement_revoke, which also revokes the tokens that
+    relied on the entitlement."""
     entitlement = Entitlement.objects.select_related("identity", "tool").get(pk=entitlement.pk)
     identity = Identity.objects.select_for_update().get(pk=entitlement.identity_id)
     require_can_change(identity, actor)
@@ -181,13 +185,13 @@ def entitlement_revoke(*, entitlement: Entitlement, actor, reason: str, request=
         target=entitlement,
         request=request,
         object_label=f"{identity.name}: {entitlement.tool.key} {entitlement.action}",
-        changes={"reason": reason, "credentials_revocation_requested": credentials},
+        changes={"reason": reason, "credentials_revocation_requested": credentials, **(audit_extra or {})},
     )
     return entitlement
 
 
 @transaction.atomic
-def entitlement_replace(
+def _entitlement_replace(
     *,
     entitlement: Entitlement,
     actor,
@@ -195,11 +199,15 @@ def entitlement_replace(
     expires_at: datetime | None = None,
     reason: str,
     request=None,
+    audit_extra: dict | None = None,
     **grant_kwargs,
 ) -> Entitlement:
-    """Change an entitlement the only way there is: revoke it and grant a new one, in one transaction."""
+    """Change an entitlement the only way there is: revoke it and grant a new one, in one transaction.
+    Private: callers use identities.runtime's entitlement_replace (the old one's tokens are revoked)."""
     old = Entitlement.objects.select_related("identity", "tool").get(pk=entitlement.pk)
-    entitlement_revoke(entitlement=old, actor=actor, reason=f"replaced: {reason}", request=request)
+    _entitlement_revoke(
+        entitlement=old, actor=actor, reason=f"replaced: {reason}", request=request, audit_extra=audit_extra
+    )
     return entitlement_grant(
         identity=old.identity,
         tool=old.tool,

@@ -92,7 +92,8 @@ def grant_create(
 
 
 @transaction.atomic
-def grant_end(*, grant: Grant, actor, reason: str, request=None) -> int:
+def _grant_end(*, grant: Grant, actor, reason: str, request=None, audit_extra: dict | None = None) -> int:
+    """Private: callers end a grant with identities.runtime's grant_end, which also revokes its tokens."""
     grant = Grant.objects.select_for_update().get(pk=grant.pk)
     if grant.ended_at is not None:
         raise Conflict(ERR_GRANT_ENDED)
@@ -102,6 +103,6 @@ def grant_end(*, grant: Grant, actor, reason: str, request=None) -> int:
         action="grant.end",
         target=grant,
         request=request,
-        changes={"reason": reason, "entitlements_revoked": revoked},
+        changes={"reason": reason, "entitlements_revoked": revoked, **(audit_extra or {})},
     )
     return revoked

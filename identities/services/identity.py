@@ -204,9 +204,12 @@ def tier_override_clear(*, identity: Identity, actor, reason: str, request=None)
 
 
 @transaction.atomic
-def identity_suspend(*, identity: Identity, actor, reason: str, request=None) -> dict[str, int]:
+def _identity_suspend(
+    *, identity: Identity, actor, reason: str, request=None, audit_extra: dict | None = None
+) -> dict[str, int]:
     """Suspend now: end JIT entitlements and grants, close tasks, request credential revocation — one
-    transaction, so a failure midway leaves nothing half-done."""
+    transaction, so a failure midway leaves nothing half-done. Private: callers use identities.runtime's
+    identity_suspend, which also revokes the identity's tokens."""
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
     roles = roles_of(actor)
     owner = is_current_owner(identity, actor)
@@ -239,7 +242,11 @@ def identity_suspend(*, identity: Identity, actor, reason: str, request=None) ->
     identity_refresh(identity)
     counts = {"jit_entitlements": revoked, "grants": grants, "tasks": tasks, "credentials": credentials}
     audit_record(
-        actor=actor, action="identity.suspend", target=identity, request=request, changes={"reason": reason, **counts}
+        actor=actor,
+        action="identity.suspend",
+        target=identity,
+        request=request,
+        changes={"reason": reason, **counts, **(audit_extra or {})},
     )
     return counts
 

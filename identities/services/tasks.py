@@ -33,8 +33,11 @@ def task_open(*, identity: Identity, name: str, workflow: Workflow | None = None
 
 
 @transaction.atomic
-def task_complete(*, task: Task, actor=None, reason: str = "completed", request=None) -> dict[str, int]:
-    """Close a task and end every grant and JIT entitlement bound to it, in one transaction."""
+def _task_complete(
+    *, task: Task, actor=None, reason: str = "completed", request=None, audit_extra: dict | None = None
+) -> dict[str, int]:
+    """Close a task and end every grant and JIT entitlement bound to it, in one transaction. Private: callers
+    end a task with identities.runtime's task_end, which also revokes the task's tokens."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     if task.state != Task.State.OPEN:
         raise Conflict(ERR_TASK_CLOSED)
@@ -48,6 +51,6 @@ def task_complete(*, task: Task, actor=None, reason: str = "completed", request=
         target=task,
         request=request,
         object_label=f"{task.identity.name}: {task.name}",
-        changes={"grants_ended": ended, "entitlements_revoked": revoked},
+        changes={"grants_ended": ended, "entitlements_revoked": revoked, **(audit_extra or {})},
     )
     return {"grants": ended, "entitlements": revoked}

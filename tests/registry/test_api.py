@@ -17,6 +17,7 @@ from agentiam.stepup import SESSION_AT, SESSION_USER
 from audit.models import AuditEntry
 from identities import services
 from identities.models import Credential, Entitlement, Identity, ImportJob, Ownership, Task, Workflow
+from identities.runtime.services import ending
 from tests.cast import check_access, make_person
 from tests.factories import SystemFactory, ToolFactory
 
@@ -258,7 +259,7 @@ def stepped_up(client, user):
 
 
 def test_resume_needs_a_step_up_and_an_api_token_never_has_one(cast, client_factory, agent):
-    services.identity_suspend(identity=agent, actor=cast.identity_owner, reason="pulled")
+    ending.identity_suspend(identity=agent, actor=cast.identity_owner, reason="pulled")
     path = url("identities", agent, "resume")
     response = client_factory(cast.security_analyst).post(path, {"reason": "ok"}, content_type="application/json")
     assert response.status_code == 403 and response.json()["error"] == "step_up_required"

@@ -28,6 +28,7 @@ from identities.models import (
     Tool,
     Workflow,
 )
+from identities.runtime.services import ending
 from identities.services import ERR_ADMIN_OWNS, ERR_NEEDS_EXCEPTION, ERR_OVERRIDE_SAME
 from tests.cast import check_access, make_person
 from tests.factories import ToolFactory
@@ -713,7 +714,7 @@ def test_a_security_analyst_suspends_anyones_identity(cast, client_factory, thei
 
 
 def test_resume_needs_a_fresh_step_up_and_never_an_owner(cast, client_factory, agent):
-    services.identity_suspend(identity=agent, actor=cast.identity_owner, reason="paused")
+    ending.identity_suspend(identity=agent, actor=cast.identity_owner, reason="paused")
     url = reverse("identity_resume", args=[agent.uuid])
     analyst = client_factory(cast.security_analyst)
     needs = analyst.post(url, {"reason": "investigated"})
@@ -727,7 +728,7 @@ def test_resume_needs_a_fresh_step_up_and_never_an_owner(cast, client_factory, a
 
 
 def test_an_owner_never_resumes_their_own_identity(cast, client_factory, agent):
-    services.identity_suspend(identity=agent, actor=cast.identity_owner, reason="paused")
+    ending.identity_suspend(identity=agent, actor=cast.identity_owner, reason="paused")
     admin_owner = make_person("admin-owner", Role.ADMINISTRATOR, Role.IDENTITY_OWNER)
     services.ownership_assign(identity=agent, person=admin_owner, role="backup", actor=cast.administrator)
     client = step_up(client_factory(admin_owner), admin_owner)
@@ -864,7 +865,7 @@ def test_the_identity_page_runs_the_same_number_of_queries_however_much_access_i
 
 def test_the_dashboard_counts_only_the_identities_the_reader_may_see(cast, client_factory, agent, theirs, other_owner):
     make_high_risk(cast, agent)
-    services.identity_suspend(identity=theirs, actor=other_owner, reason="paused")
+    ending.identity_suspend(identity=theirs, actor=other_owner, reason="paused")
     services.identity_create(
         actor=cast.administrator, kind="service_account", name="orphan", environment="dev", exposure="internal"
     )
@@ -879,7 +880,7 @@ def test_the_dashboard_counts_only_the_identities_the_reader_may_see(cast, clien
 def test_suspending_an_identity_someone_else_just_suspended_reloads_the_page_with_the_reason(
     cast, client_factory, agent
 ):
-    services.identity_suspend(identity=agent, actor=cast.security_analyst, reason="alert 7")
+    ending.identity_suspend(identity=agent, actor=cast.security_analyst, reason="alert 7")
     response = client_factory(cast.identity_owner).post(
         reverse("identity_suspend", args=[agent.uuid]), {"reason": "me too"}, HTTP_HX_REQUEST="true"
     )

@@ -11,6 +11,7 @@ from audit.models import AuditEntry
 from identities import services
 from identities.errors import Conflict
 from identities.models import Credential, Entitlement, Grant, Identity, Ownership, RiskException, Task
+from identities.runtime.services import ending
 from tests.cast import make_person
 from tests.factories import ToolFactory
 
@@ -104,7 +105,7 @@ def test_a_changed_scope_is_a_new_entitlement_and_the_old_one_is_revoked(cast, a
     old = services.entitlement_grant(
         identity=agent, tool=tool, action="read", actor=cast.identity_owner, scope={"repo": "acme/api"}
     )
-    new = services.entitlement_replace(
+    new = ending.entitlement_replace(
         entitlement=old, actor=cast.identity_owner, scope={"repo": "acme/web"}, reason="moved repository"
     )
     old.refresh_from_db()
@@ -125,7 +126,7 @@ def test_revoking_the_last_entitlement_a_credential_carries_requests_its_revocat
         fingerprint="ab" * 32,
         issued_at=timezone.now(),
     )
-    services.entitlement_revoke(entitlement=entitlement, actor=cast.identity_owner, reason="not needed")
+    ending.entitlement_revoke(entitlement=entitlement, actor=cast.identity_owner, reason="not needed")
     credential.refresh_from_db()
     assert credential.revocation_status == "requested"
 
@@ -153,7 +154,7 @@ def busy_agent(cast, agent, tool):
 
 def test_suspension_ends_jit_access_grants_and_tasks_and_requests_credential_revocation(cast, busy_agent):
     agent, task, grant, credential = busy_agent
-    counts = services.identity_suspend(identity=agent, actor=cast.security_analyst, reason="anomalous calls")
+    counts = ending.identity_suspend(identity=agent, actor=cast.security_analyst, reason="anomalous calls")
     assert counts == {"jit_entitlements": 1, "grants": 1, "tasks": 1, "credentials": 1}
     agent.refresh_from_db()
     assert agent.status == "suspended"
@@ -176,7 +177,7 @@ def test_a_failure_midway_through_suspension_leaves_nothing_half_done(cast, busy
         """)
     try:
         with pytest.raises(DatabaseError, match="credential store unavailable"):
-            services.identity_suspend(identity=agent, actor=cast.security_analyst, reason="anomalous calls")
+            ending.identity_suspend(identity=agent, actor=cast.security_analyst, reason="anomalous calls")
     finally:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -191,7 +192,7 @@ def test_a_failure_midway_through_suspension_leaves_nothing_half_done(cast, busy
 
 
 def test_resume_needs_an_administrator_or_analyst_who_does_not_own_it(cast, agent):
-    services.identity_suspend(identity=agent, actor=cast.identity_owner, reason="owner pulled the plug")
+    ending.identity_suspend(identity=agent, actor=cast.identity_owner, reason="owner pulled the plug")
     with pytest.raises(PermissionDenied):
         services.identity_resume(identity=agent, actor=cast.identity_owner, reason="fixed")
     with pytest.raises(ValidationError):
@@ -258,6 +259,6 @@ def test_a_spiffe_identifier_is_validated_and_unique(cast, agent):
 
 def test_completing_a_task_ends_its_grants_and_jit_entitlements(cast, busy_agent):
     _agent, task, grant, _ = busy_agent
-    result = services.task_complete(task=task, actor=cast.identity_owner)
-    assert result == {"grants": 1, "entitlements": 1}
+    result = ending.task_end(task=task, actor=cast.identity_owner)
+    assert result == {"tokens": 0, "grants": 1, "entitlements": 1}
     assert not Entitlement.objects.filter(grant=grant, revoked_at__isnull=True).exists()

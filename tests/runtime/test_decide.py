@@ -101,13 +101,13 @@ def test_a_token_for_one_gateways_audience_is_refused_by_another_gateway(estate,
 def test_after_complete_the_next_decision_is_deny(estate, token):
     answer(decide(estate.credential, token), "allow")
     task = Task.objects.get(identity=estate.agent, name="triage-42")
-    runtime.runtime_task_complete(task=task, actor=estate.cast.security_analyst)
+    runtime.task_end(task=task, actor=estate.cast.security_analyst)
     body = answer(decide(estate.credential, token), "deny")
     assert "deny-token-inactive" in body["reasons"] and "deny-task-ended" in body["reasons"]
 
 
 def test_after_suspension_the_next_decision_is_deny(estate, token):
-    registry.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="anomalous calls")
+    runtime.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="anomalous calls")
     body = answer(decide(estate.credential, token), "deny")
     assert "deny-identity-not-active" in body["reasons"]
 
@@ -131,9 +131,9 @@ def test_a_jit_grant_of_the_task_allows_the_write(estate, jit_token):
 
 def test_after_the_grant_is_ended_the_next_decision_is_deny(estate, jit_token):
     grant, token = jit_token
-    registry.grant_end(grant=grant, actor=estate.cast.security_analyst, reason="done early")
+    runtime.grant_end(grant=grant, actor=estate.cast.security_analyst, reason="done early")
     body = answer(decide(estate.credential, token, tool="github.create_pull_request", action="write"), "deny")
-    assert body["reasons"] == ["default-deny"]
+    assert body["reasons"] == ["deny-token-inactive"]  # the grant's tokens were revoked with it
 
 
 def test_after_the_grants_end_time_the_next_decision_is_deny_though_no_job_ended_it(estate, jit_token, monkeypatch):
@@ -185,7 +185,7 @@ def test_the_runtime_denies_a_suspended_identity_even_under_a_policy_that_allows
     allow_all = '@id("allow-all")\n@explanation("Everything.")\npermit (principal, action, resource);'
     PolicyVersion.objects.create(number=2, status="active", policy_text=allow_all, schema_text=SCHEMA)
     assert answer(decide(estate.credential, token), "allow")["reasons"] == ["allow-all"]
-    registry.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="kill switch")
+    runtime.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="kill switch")
     body = answer(decide(estate.credential, token), "deny")
     assert (
         body["reasons"] == ["token-inactive", "task-ended", "identity-not-active"]

@@ -157,7 +157,7 @@ def test_a_bad_proof_is_refused_with_a_4xx_and_a_clear_reason(estate, case):
 
 
 def test_a_suspended_identity_gets_no_token(estate):
-    registry.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="leaked key")
+    runtime.identity_suspend(identity=estate.agent, actor=estate.cast.security_analyst, reason="leaked key")
     body = refusal(exchange())
     assert body["proof_error"] == "identity_not_active" and "suspended" in body["error_description"]
 
@@ -220,7 +220,7 @@ def test_a_critical_identity_gets_a_shorter_token(estate):
 
 def test_a_completed_task_cannot_be_named_again(estate):
     task_id = access_token()["task_id"]
-    registry.task_complete(task=Task.objects.get(uuid=task_id))
+    runtime.task_end(task=Task.objects.get(uuid=task_id))
     body = refusal(exchange())
     assert body["fields"] == {"task": [body["error_description"]]} and "completed" in body["error_description"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pgtrigger
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 
 from identities.models import Identity, Task
@@ -40,12 +41,20 @@ class IssuedToken(models.Model):
     act_chain = ArrayField(models.CharField(max_length=2048), default=list, blank=True)  # current actor first
     scopes = ArrayField(models.CharField(max_length=220), default=list)
     task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # What the token relied on, for the subject and the actor: ending any of them revokes the token
+    # (identities.runtime.services.ending). Plain ids, not foreign keys: the rows are history.
+    entitlements = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    grants = ArrayField(models.BigIntegerField(), default=list, blank=True)
     audience = models.CharField(max_length=300)
     issued_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["kid", "expires_at"], name="runtime_token_kid_exp_idx")]
+        indexes = [
+            models.Index(fields=["kid", "expires_at"], name="runtime_token_kid_exp_idx"),
+            GinIndex(fields=["entitlements"], name="runtime_token_entitlements_gin"),
+            GinIndex(fields=["grants"], name="runtime_token_grants_gin"),
+        ]
         triggers = [pgtrigger.Protect(name="runtime_issued_token_append_only", operation=APPEND_ONLY)]
 
     def __str__(self) -> str:

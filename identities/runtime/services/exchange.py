@@ -159,27 +159,40 @@ def _prove(token: str, token_type: str, loaded: trust.Trust, now: datetime, name
         raise ExchangeError("invalid_grant", error.reason, field=name, proof_error=error.code) from None
 
 
+@dataclass
+class Cover:
+    end: datetime | None
+    entitlements: set[int] = field(default_factory=set)
+    grants: set[int] = field(default_factory=set)
+
+
 def _coverage(identity: Identity, tools: dict[str, dict], task: Task | None, now: datetime, own_task: bool):
-    """{(tool_key, action): None (standing) or the end of the JIT grant that covers it}."""
+    """{(tool_key, action): Cover}: None as `end` for standing access, else the end of the JIT grant; and the
+    entitlements (and grants) the cover rests on, so that ending any of them revokes the token."""
     keys = {tool["id"]: key for key, tool in tools.items()}
     rows = (
         Entitlement.objects.filter(identity=identity, tool_id__in=keys, revoked_at__isnull=True)
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), granted_at__lte=now)
         .select_related("grant")
     )
-    covered: dict[tuple[str, str], datetime | None] = {}
+    covered: dict[tuple[str, str], Cover] = {}
     for row in rows:
         key = (keys[row.tool_id], row.action)
+        cover = covered.get(key)
         if row.mode == "standing":
-            covered[key] = None
+            if cover is None or cover.end is not None:
+                cover = covered[key] = Cover(None)  # standing access: the token does not rely on a grant
+            cover.entitlements.add(row.pk)
             continue
-        if key in covered and covered[key] is None:
-            continue  # standing access already covers it: the token does not rely on a grant
+        if cover is not None and cover.end is None:
+            continue
         grant = row.grant
         bound_ok = grant.task_id is None or (own_task and task is not None and grant.task_id == task.pk)
         if grant.ended_at is None and grant.starts_at <= now < grant.ends_at and bound_ok:
             end = min(grant.ends_at, row.expires_at or grant.ends_at)
-            covered[key] = max(covered.get(key) or end, end)
+            cover = covered[key] = Cover(max(cover.end, end) if cover else end, cover.entitlements if cover else set())
+            cover.entitlements.add(row.pk)
+            cover.grants.add(grant.pk)
     return covered
 
 
@@ -235,14 +248,17 @@ def token_exchange(req: ExchangeRequest) -> Issued:
     if any(party.risk_tier == "critical" for party, _ in parties):
         ttl = min(ttl, settings.RUNTIME_TOKEN_TTL_CRITICAL)
     expires_at = now + timedelta(seconds=ttl)
+    relied = Cover(None)
     for _, covered in parties:
         for key, action in wanted:
-            end = covered[(key, action)]
-            if end is not None:
-                expires_at = min(expires_at, end)
+            cover = covered[(key, action)]
+            if cover.end is not None:
+                expires_at = min(expires_at, cover.end)
+            relied.entitlements |= cover.entitlements
+            relied.grants |= cover.grants
 
     act = _act(actor, subject_proof.claims.get("act")) if actor is not None else None
-    return _issue(subject, subject_proof, actor, act, task, audience, wanted, now, expires_at, loaded.token_kid)
+    return _issue(subject, subject_proof, actor, act, task, audience, wanted, now, expires_at, relied, loaded.token_kid)
 
 
 def _act(actor: Identity, earlier: object, depth: int = 0) -> dict[str, Any]:
@@ -274,7 +290,7 @@ def act_chain(act: dict[str, Any] | None) -> list[str]:
     return chain
 
 
-def _issue(subject, proof, actor, act, task, audience, wanted, now, expires_at, kid_hint=None) -> Issued:
+def _issue(subject, proof, actor, act, task, audience, wanted, now, expires_at, relied: Cover, kid_hint=None) -> Issued:
     jti = uuid.uuid4().hex
     scopes = [f"{key}:{action}" for key, action in wanted]
     claims: dict[str, Any] = {
@@ -301,6 +317,8 @@ def _issue(subject, proof, actor, act, task, audience, wanted, now, expires_at, 
         act_chain=act_chain(act),
         scopes=scopes,
         task=task,
+        entitlements=sorted(relied.entitlements),
+        grants=sorted(relied.grants),
         audience=audience,
         issued_at=now,
         expires_at=datetime.fromtimestamp(claims["exp"], tz=now.tzinfo),

@@ -1,21 +1,22 @@
-"""Ending tokens before they expire: with their task, or with a compromised signing key.
+"""Revoking tokens before they expire: every unexpired token that relied on what ended, or that a compromised
+signing key signed.
 
 A revocation is a TokenRevocation row (append-only, one per token); decisions and introspection read it at
-request time, so nothing waits on a background job.
+request time, so nothing waits on a background job. These run inside the caller's transaction: the public
+ways to end access are in identities.runtime.services.ending.
 """
 
 from __future__ import annotations
 
-from django.db import connection, transaction
-from django.utils import timezone
+from collections.abc import Iterable
 
-from identities import services as registry
-from identities.models import Task
+from django.db import connection
+from django.utils import timezone
 
 _REVOKE = """
 INSERT INTO runtime_tokenrevocation (jti, reason, actor_label, revoked_at)
 SELECT t.jti, %(reason)s, %(actor)s, %(now)s FROM runtime_issuedtoken t
-WHERE {where} AND t.expires_at > %(now)s
+WHERE ({where}) AND t.expires_at > %(now)s
 ON CONFLICT (jti) DO NOTHING
 """
 
@@ -34,26 +35,28 @@ def tokens_revoke_for_key(*, kid: str, reason: str, actor_label: str = "system")
     return _revoke("t.kid = %(kid)s", {"kid": kid}, reason=reason, actor_label=actor_label)
 
 
-def tokens_revoke_for_task(*, task: Task, reason: str, actor_label: str = "system") -> int:
-    return _revoke("t.task_id = %(task)s", {"task": task.pk}, reason=reason, actor_label=actor_label)
-
-
-def _label(actor, agent_label: str | None) -> str:
-    if agent_label:
-        return agent_label
-    return actor.get_username() if actor is not None else "system"
-
-
-@transaction.atomic
-def runtime_task_complete(
-    *, task: Task, actor=None, agent_label: str | None = None, reason: str | None = None, request=None
-) -> dict[str, int]:
-    """Complete a task: its tokens are revoked and its grants and JIT entitlements end, in one transaction.
-
-    `actor` is the person completing it (None when the agent itself does, named by `agent_label`). The
-    revocations come first so that identities' task_complete writes the audit entry as the last statement."""
-    label = _label(actor, agent_label)
-    revoked = tokens_revoke_for_task(task=task, reason=f"task {reason or 'completed'}", actor_label=label)
-    reason = reason or (f"completed by {label}" if agent_label else "completed")
-    counts = registry.task_complete(task=task, actor=actor, reason=reason, request=request)
-    return {"tokens": revoked, **counts}
+def tokens_revoke_relying_on(
+    *,
+    reason: str,
+    actor_label: str = "system",
+    tasks: Iterable[int] = (),
+    grants: Iterable[int] = (),
+    entitlements: Iterable[int] = (),
+    identities: Iterable[int] = (),
+) -> int:
+    """Every unexpired token issued for one of `tasks`, resting on one of `grants` or `entitlements`, or
+    issued to (or acting as) one of `identities` — ids. Returns how many were revoked now."""
+    clauses, params = [], {}
+    for name, ids, clause in (
+        ("tasks", tasks, "t.task_id = ANY(%(tasks)s)"),
+        ("grants", grants, "t.grants && %(grants)s::bigint[]"),
+        ("entitlements", entitlements, "t.entitlements && %(entitlements)s::bigint[]"),
+        ("identities", identities, "t.identity_id = ANY(%(identities)s) OR t.actor_id = ANY(%(identities)s)"),
+    ):
+        ids = sorted(set(ids))
+        if ids:
+            clauses.append(clause)
+            params[name] = ids
+    if not clauses:
+        return 0
+    return _revoke(" OR ".join(clauses), params, reason=reason, actor_label=actor_label)

@@ -22,7 +22,7 @@ from identities.models import Identity, Task
 from identities.runtime import access_tokens
 from identities.runtime.lookups import at, lookup
 from identities.runtime.schema import TaskCompleteAnswer
-from identities.runtime.services.tokens import runtime_task_complete
+from identities.runtime.services.ending import task_end
 from identities.services import is_current_owner
 
 ERR_AGENT_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 - a message
@@ -111,7 +111,7 @@ class TaskCompleteView(APIView):
                 raise PermissionDenied(ERR_MAY_NOT)
             actor, agent_label = user, None
         try:
-            counts = runtime_task_complete(task=task, actor=actor, agent_label=agent_label, request=request)
+            counts = task_end(task=task, actor=actor, agent_label=agent_label, request=request)
         except Conflict as error:
             return Response(error_body("conflict", str(error)), status=status.HTTP_409_CONFLICT)
         body = {

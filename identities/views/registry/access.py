@@ -18,6 +18,7 @@ from identities.forms_registry import (
     TierOverrideForm,
 )
 from identities.models import Action, Entitlement, EntitlementMode, Tool
+from identities.runtime.services import ending
 from identities.services import ERR_ADMIN_OWNS, ERR_EXCEPTION_NOT_NEEDED, ERR_NOT_OWNER, ERR_PRIVILEGED_NEEDS_ADMIN
 from identities.views.registry.common import (
     CHANGERS,
@@ -103,7 +104,7 @@ def entitlement_revoke(request, uuid, entitlement):
     if request.method == "POST" and form.is_valid():
         ok, revoked, status = call_service(
             form,
-            services.entitlement_revoke,
+            ending.entitlement_revoke,
             entitlement=record,
             actor=request.user,
             reason=form.cleaned_data["reason"],
@@ -138,7 +139,7 @@ def entitlement_replace(request, uuid, entitlement):
         data = form.cleaned_data
         ok, new, status = call_service(
             form,
-            services.entitlement_replace,
+            ending.entitlement_replace,
             aliases=SCOPE_ALIASES,
             entitlement=record,
             actor=request.user,

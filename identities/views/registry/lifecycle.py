@@ -11,6 +11,7 @@ from agentiam.permissions import roles_required
 from agentiam.stepup import step_up_required
 from identities import services
 from identities.forms_registry import ReasonForm
+from identities.runtime.services import ending
 from identities.services import ERR_RESUME_ROLE, ERR_SUSPEND_ROLE
 from identities.views.registry.common import (
     RESUMERS,
@@ -56,7 +57,7 @@ def identity_suspend(request, uuid):
     if request.method == "POST" and form.is_valid():
         ok, counts, status = call_service(
             form,
-            services.identity_suspend,
+            ending.identity_suspend,
             identity=identity,
             actor=request.user,
             reason=form.cleaned_data["reason"],
