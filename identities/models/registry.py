@@ -13,7 +13,8 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from agentiam.permissions import SEE_EVERYTHING, Role, roles_of
+from agentiam.permissions import roles_of
+from identities import rules
 
 
 class IdentityKind(models.TextChoices):
@@ -65,38 +66,63 @@ class Flag(models.TextChoices):
     UNEXCEPTED_PRIVILEGE = "unexcepted_privilege", "Standing write/admin without a valid exception"
 
 
+def _signed_in(person) -> bool:
+    return person is not None and person.is_authenticated and person.is_active
+
+
+def _owned_by(user, as_roles=None):
+    owned = current_ownerships().filter(identity=OuterRef("pk"), person=user)
+    return owned if as_roles is None else owned.filter(role__in=sorted(as_roles))
+
+
 def current_ownerships(at=None):
     """Ownership rows in force at `at` (now by default)."""
     at = at or timezone.now()
     return Ownership.objects.filter(Q(valid_to__isnull=True) | Q(valid_to__gt=at), valid_from__lte=at)
 
 
+def standing(identity, person) -> rules.Standing:
+    """How `person` stands to `identity` now, for identities.rules (one query); nothing for a person who
+    cannot sign in."""
+    roles = roles_of(person)
+    if not _signed_in(person):
+        return rules.Standing(roles)
+    rows = (
+        current_ownerships()
+        .filter(identity=identity)
+        .filter(Q(person=person) | Q(person__profile__manager=person))
+        .values_list("person_id", "role")
+    )
+    ownership, manages = set(), False
+    for person_id, role in rows:
+        if person_id == person.pk:
+            ownership.add(role)
+        else:
+            manages = True
+    return rules.Standing(roles, frozenset(ownership), manages)
+
+
 class IdentityQuerySet(models.QuerySet):
     def restrict(self, user, action: str = "view"):
-        """Identities `user` may see ("view") or change ("change"); others are simply absent (404)."""
-        roles = roles_of(user)
-        if not roles:
+        """Identities on which `user` has the right `action` (identities.rules; "view" and "change" for
+        pages); others are simply absent (404)."""
+        relations = rules.Relations(
+            owns=lambda as_roles: Q(Exists(_owned_by(user, as_roles))),
+            manages_an_owner=lambda: Q(
+                Exists(current_ownerships().filter(identity=OuterRef("pk"), person__profile__manager=user))
+            ),
+        )
+        if not _signed_in(user):
             return self.none()
-        if action == "view" and roles & SEE_EVERYTHING:
+        where = rules.where(action, roles_of(user), relations)
+        if where is True:
             return self
-        owned = Exists(current_ownerships().filter(identity=OuterRef("pk"), person=user))
-        if action == "change":
-            # Administrators change identities they do not own; owners change their own.
-            conditions = Q(pk__in=[])
-            if Role.IDENTITY_OWNER in roles:
-                conditions |= Q(owned)
-            if Role.ADMINISTRATOR in roles:
-                conditions |= ~Q(owned)
-            return self.filter(conditions)
-        conditions = Q(pk__in=[])
-        if Role.IDENTITY_OWNER in roles:
-            conditions |= Q(owned)
-        if Role.MANAGER in roles:
-            conditions |= Q(Exists(current_ownerships().filter(identity=OuterRef("pk"), person__profile__manager=user)))
-        return self.filter(conditions)
+        if where is False:
+            return self.none()
+        return self.filter(where)
 
     def owned_by(self, user):
-        return self.filter(Exists(current_ownerships().filter(identity=OuterRef("pk"), person=user)))
+        return self.filter(Exists(_owned_by(user)))
 
     def active(self):
         return self.filter(status="active")
