@@ -268,7 +268,7 @@ def _permissions(cursor, run: Run) -> None:
         """CREATE TEMPORARY TABLE perm_identities AS
            SELECT m.ext, m.db_id,
                   ao.identity_id IS NOT NULL AS owned_pre,
-                  (ao.identity_id IS NOT NULL OR r.owner_id = %(actor)s
+                  (ao.identity_id IS NOT NULL OR COALESCE(r.owner_id = %(actor)s, false)
                    OR (m.db_id IS NULL AND NOT %(admin)s AND NOT %(system)s)) AS owned_after,
                   (%(system)s OR CASE WHEN m.db_id IS NULL THEN (%(admin)s OR %(owner_role)s)
                         ELSE ((%(owner_role)s AND ao.identity_id IS NOT NULL)
