@@ -1,7 +1,7 @@
 """Dashboard panels: each app contributes the numbers it owns, and a person sees only the panels their
 roles allow — the same pattern as the navigation registry.
 
-    register_panel(Panel("audit", "audit/dashboard_panel.html", AUDIT_READERS, audit_panel_context, order=50))
+    register_panel(Panel("audit", "audit/dashboard_panel.html", SEE_EVERYTHING, dashboard_panel, order=20))
 
 `context(request)` computes the panel's figures from live data; it runs only for people who see the panel.
 """

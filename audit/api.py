@@ -6,10 +6,9 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from agentiam.api.routers import router
-from agentiam.permissions import RolePermission
+from agentiam.permissions import SEE_EVERYTHING, RolePermission
 from audit.filters import AuditEntryFilter
 from audit.models import AuditEntry
-from audit.views import AUDIT_READERS
 
 
 class AuditEntrySerializer(serializers.ModelSerializer):
@@ -46,7 +45,7 @@ class AuditEntryViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = AuditEntry.objects.all()
     serializer_class = AuditEntrySerializer
     permission_classes = [RolePermission]
-    read_roles = AUDIT_READERS
+    read_roles = SEE_EVERYTHING
     write_roles = frozenset()
     filterset_class = AuditEntryFilter
     lookup_field = "uuid"

@@ -2,6 +2,7 @@ from django.urls import path
 
 from agentiam.dashboard import Panel, register_panel
 from agentiam.navigation import NavEntry, register
+from agentiam.permissions import SEE_EVERYTHING
 from audit import views
 
 app_name = "audit"
@@ -11,5 +12,5 @@ urlpatterns = [
 ]
 
 # Registered when the URL configuration loads, which happens before any page renders.
-register(NavEntry("Governance", "Audit trail", "audit:entries", views.AUDIT_READERS))
-register_panel(Panel("audit", "audit/dashboard_panel.html", views.AUDIT_READERS, views.dashboard_panel, order=20))
+register(NavEntry("Governance", "Audit trail", "audit:entries", SEE_EVERYTHING))
+register_panel(Panel("audit", "audit/dashboard_panel.html", SEE_EVERYTHING, views.dashboard_panel, order=20))

@@ -8,13 +8,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from agentiam.permissions import Role, roles_required
+from agentiam.permissions import SEE_EVERYTHING, roles_required
 from agentiam.tables import Column, Table
 from audit.filters import AuditEntryFilter
 from audit.models import AuditEntry
 from audit.trail import GENESIS, entry_fields, entry_hash
 
-AUDIT_READERS = frozenset({Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR})
 LATEST_ON_DASHBOARD = 5
 # The 24-hour count stops here ("10,000+"): a bounded count stays cheap however busy the trail is.
 COUNT_CAP = 10_000
@@ -39,7 +38,7 @@ class AuditTable(Table):
     empty_text = "Every change a person or a client makes will be recorded here."
 
 
-@roles_required(AUDIT_READERS)
+@roles_required(SEE_EVERYTHING)
 @require_GET
 def entry_list(request):
     table = AuditTable(request, AuditEntry.objects.all())
@@ -47,7 +46,7 @@ def entry_list(request):
     return render(request, "audit/entry_list.html#table" if partial else "audit/entry_list.html", {"table": table})
 
 
-@roles_required(AUDIT_READERS)
+@roles_required(SEE_EVERYTHING)
 @require_GET
 def entry_detail(request, uuid):
     entry = get_object_or_404(AuditEntry, uuid=uuid)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.generics import get_object_or_404
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from agentiam.adapters import api_call
 from agentiam.api.routers import router
-from agentiam.permissions import Role, RolePermission
+from agentiam.permissions import SEE_EVERYTHING, Role, RolePermission
 from agentiam.stepup import step_up_required
 from identities import services
 from identities.models import Profile
@@ -25,21 +25,12 @@ from identities.serializers import (
     PersonSerializer,
     RoleChangeSerializer,
 )
-from identities.views.people import PEOPLE_READERS
 
 SESSION_NEEDED_TO_MINT = "API tokens are created in a signed-in browser session, not with another token."
 STEP_UP_NOTE = (
     "Administrators only, never on themselves, in a browser session stepped up within the last few minutes. "
     "An API token always gets 403 with error `step_up_required`."
 )
-
-
-def _service(call, **kwargs):
-    """Run a service, turning its Django validation errors into DRF's (a 400 naming the field)."""
-    try:
-        return call(**kwargs)
-    except DjangoValidationError as error:
-        raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
 
 
 class CreatedOrder(CursorPagination):
@@ -57,7 +48,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PersonSerializer
     permission_classes = [RolePermission]
-    read_roles = PEOPLE_READERS
+    read_roles = SEE_EVERYTHING
     write_roles = frozenset({Role.ADMINISTRATOR})
     filterset_class = PersonFilter
     pagination_class = CreatedOrder
@@ -96,7 +87,7 @@ class PersonViewSet(viewsets.ReadOnlyModelViewSet):
         profile = self.get_object()
         body = RoleChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        _service(change, actor=request.user, person=profile.user, role=body.validated_data["role"], request=request)
+        api_call(change, actor=request.user, person=profile.user, role=body.validated_data["role"], request=request)
         profile = self.get_queryset().get(pk=profile.pk)
         return Response(PersonSerializer(profile).data)
 
@@ -156,13 +147,13 @@ class ApiTokenViewSet(
             raise PermissionDenied(SESSION_NEEDED_TO_MINT)
         body = ApiTokenCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        token, secret = _service(services.api_token_create, actor=request.user, request=request, **body.validated_data)
+        token, secret = api_call(services.api_token_create, actor=request.user, request=request, **body.validated_data)
         token.token = secret
         return Response(ApiTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, *args, **kwargs):
         token = get_object_or_404(self.get_queryset(), uuid=kwargs["id"])
-        _service(
+        api_call(
             services.api_token_revoke,
             actor=request.user,
             token=token,

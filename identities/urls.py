@@ -2,10 +2,11 @@ from django.urls import path
 
 from agentiam.dashboard import Panel, register_panel
 from agentiam.navigation import NavEntry, register
-from agentiam.permissions import Role
+from agentiam.permissions import SEE_EVERYTHING, Role
 from identities import views_imports
+from identities.rules import READERS
 from identities.views import people, profile
-from identities.views.registry import access, catalog, changes, common, dashboard, identities, lifecycle, lookup
+from identities.views.registry import access, catalog, changes, dashboard, identities, lifecycle, lookup
 
 urlpatterns = [
     path("people/", people.people_list, name="people"),
@@ -66,11 +67,11 @@ urlpatterns += [
     path("registry/imports/<uuid:uuid>/", views_imports.import_job, name="import_job"),
 ]
 
-register(NavEntry("Identities", "All identities", "identities", common.READERS))
+register(NavEntry("Identities", "All identities", "identities", READERS))
 register(NavEntry("Identities", "My identities", "identity_mine", frozenset({Role.IDENTITY_OWNER})))
-register(NavEntry("Access", "Systems", "systems", common.READERS))
-register(NavEntry("Access", "Tools", "tools", common.READERS))
+register(NavEntry("Access", "Systems", "systems", READERS))
+register(NavEntry("Access", "Tools", "tools", READERS))
 register(NavEntry("Identities", "Import and export", "imports", views_imports.IMPORT_READERS))
-register(NavEntry("Administration", "People", "people", people.PEOPLE_READERS))
+register(NavEntry("Administration", "People", "people", SEE_EVERYTHING))
 register(NavEntry("Account", "My profile", "my_profile", None))
-register_panel(Panel("registry", "registry/dashboard_panel.html", common.READERS, dashboard.registry_panel, order=5))
+register_panel(Panel("registry", "registry/dashboard_panel.html", READERS, dashboard.registry_panel, order=5))

@@ -6,21 +6,20 @@ Entitlements are immutable: there is no PUT, PATCH or DELETE (405). A changed sc
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from agentiam.permissions import Role, roles_of
 from identities import services
 from identities.filters import SystemFilter, ToolFilter
 from identities.models import Credential, Entitlement, Identity, RiskException, System, Task, Tool
+from identities.rules import ADMINISTRATORS, SUSPENDERS, Right
 from identities.runtime.services import ending
 
 from . import inputs
-from .base import ADMINISTRATORS, SUSPENDERS, RegistryViewSet, held_by_visible, scoped, visible_identities
+from .base import RegistryViewSet, held_by_visible, scoped, visible_identities
 from .filters import CredentialFilter, EntitlementApiFilter, RiskExceptionFilter, TaskFilter
 from .serializers import (
     CredentialSerializer,
@@ -30,8 +29,6 @@ from .serializers import (
     TaskSerializer,
     ToolSerializer,
 )
-
-ERR_TASK_END = "Only a security analyst, or someone who may change this identity, may end its tasks."
 
 
 @extend_schema_view(
@@ -280,11 +277,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryView
         task = self.get_object()
         body = inputs.TaskCompleteSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        if Role.SECURITY_ANALYST not in roles_of(request.user):
-            try:
-                services.require_can_change(task.identity, request.user)
-            except PermissionDenied:
-                raise PermissionDenied(ERR_TASK_END) from None
+        services.require(Right.END_TASK, task.identity, request.user)
         # Through the runtime, so the task's access tokens are revoked in the same transaction.
         ending.task_end(task=task, actor=request.user, request=request, **body.validated_data)
         return Response(TaskSerializer(self.get_queryset().get(pk=task.pk)).data)

@@ -14,10 +14,11 @@ from agentiam.stepup import step_up_required
 from identities import services
 from identities.models import AcceptableUse, Identifier, Identity, Ownership, Workflow
 from identities.models.registry import current_ownerships
+from identities.rules import CHANGERS, SUSPENDERS
 from identities.runtime.services import ending
 
 from . import inputs
-from .base import CHANGERS, SUSPENDERS, RegistryViewSet, scoped, visible_identities
+from .base import RegistryViewSet, scoped, visible_identities
 from .filters import AcceptableUseFilter, IdentifierFilter, IdentityApiFilter, OwnershipFilter, WorkflowFilter
 from .serializers import (
     AcceptableUseSerializer,

@@ -18,9 +18,10 @@ from agentiam.permissions import SEE_EVERYTHING, roles_of
 from identities.imports.export import registry_export
 from identities.imports.jobs import ERR_EMPTY_UPLOAD, UploadTooLarge, import_job_create
 from identities.models import ImportJob
+from identities.rules import CHANGERS, READERS
 
 from . import inputs
-from .base import CHANGERS, READERS, RegistryViewSet
+from .base import RegistryViewSet
 from .filters import ImportJobFilter
 from .serializers import ImportJobSerializer
 

@@ -3,28 +3,18 @@ read; administrators create and disable (POST …/{id}/disable/), through the sa
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from agentiam.api.errors import error_body
+from agentiam.adapters import api_call
 from agentiam.api.routers import router
 from agentiam.permissions import RolePermission
-from identities.errors import Conflict
 from identities.runtime import serializers as s
 from identities.runtime import services
 from identities.runtime.models import AssertionKey, DelegationRule, Gateway, OidcIssuer, ProvenanceRule, TrustBundle
 from identities.runtime.views.config import CONFIG_READERS, CONFIG_WRITERS
-
-
-def _service(call, **kwargs):
-    try:
-        return call(**kwargs)
-    except DjangoValidationError as error:
-        raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
 
 
 class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -44,11 +34,11 @@ class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
     def create(self, request, *args, **kwargs):
         body = self.get_serializer(data=request.data)
         body.is_valid(raise_exception=True)
-        row = self.perform_service(request, dict(body.validated_data))
+        row = self.performapi_call(request, dict(body.validated_data))
         return Response(self.get_serializer(row).data, status=status.HTTP_201_CREATED)
 
-    def perform_service(self, request, data):
-        return _service(type(self).create_service, actor=request.user, request=request, **data)
+    def performapi_call(self, request, data):
+        return api_call(type(self).create_service, actor=request.user, request=request, **data)
 
     @extend_schema(request=s.DisableSerializer, summary="Disable (it stays on record)")
     @action(detail=True, methods=["post"])
@@ -56,11 +46,8 @@ class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         row = self.get_object()
         body = s.DisableSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            row = _service(services.config_disable, row=row, actor=request.user, reason=body.validated_data["reason"],
-                           request=request)  # fmt: skip
-        except Conflict as error:
-            return Response(error_body("conflict", str(error)), status=status.HTTP_409_CONFLICT)
+        row = api_call(services.config_disable, row=row, actor=request.user, reason=body.validated_data["reason"],
+                       request=request)  # fmt: skip
         return Response(self.get_serializer(row).data)
 
 
@@ -88,7 +75,7 @@ class GatewayViewSet(ConfigViewSet):
     def create(self, request, *args, **kwargs):
         body = s.GatewayCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        gateway, credential = _service(
+        gateway, credential = api_call(
             services.gateway_create, actor=request.user, request=request, **body.validated_data
         )
         gateway.credential = credential
@@ -98,12 +85,9 @@ class GatewayViewSet(ConfigViewSet):
                    tags=["runtime-config"])  # fmt: skip
     @action(detail=True, methods=["post"], url_path="rotate-credential")
     def rotate_credential(self, request, id=None):
-        try:
-            gateway, credential = services.gateway_rotate_credential(
-                gateway=self.get_object(), actor=request.user, request=request
-            )
-        except Conflict as error:
-            return Response(error_body("conflict", str(error)), status=status.HTTP_409_CONFLICT)
+        gateway, credential = api_call(
+            services.gateway_rotate_credential, gateway=self.get_object(), actor=request.user, request=request
+        )
         gateway.credential = credential
         return Response(s.GatewayCredentialSerializer(gateway).data)
 
@@ -153,8 +137,8 @@ class DelegationRuleViewSet(ConfigViewSet):
     serializer_class = s.DelegationRuleSerializer
     related = ("actor", "subject")
 
-    def perform_service(self, request, data):
-        return _service(
+    def performapi_call(self, request, data):
+        return api_call(
             services.delegation_rule_create, actor=request.user, actor_identity=data.pop("actor"), request=request,
             **data,
         )  # fmt: skip

@@ -4,19 +4,16 @@ browser session's step-up, so an API token always gets 403 `step_up_required`.""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from agentiam.api.errors import error_body
+from agentiam.adapters import ServiceErrors
 from agentiam.api.routers import router
 from agentiam.permissions import RolePermission
 from agentiam.stepup import step_up_required
-from identities.errors import Conflict
 from identities.runtime.models import PolicyVersion
 from identities.runtime.services import policies as services
 from identities.runtime.views.policies import POLICY_READERS, POLICY_WRITERS
@@ -51,19 +48,11 @@ class ValidationResultSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
 
 
-def _refused(error: Exception) -> Response:
-    if isinstance(error, DjangoValidationError):
-        raise ValidationError(error.message_dict if hasattr(error, "error_dict") else error.messages) from None
-    if isinstance(error, PermissionDenied):
-        return Response(error_body("permission_denied", str(error)), status=status.HTTP_403_FORBIDDEN)
-    return Response(error_body("conflict", str(error)), status=status.HTTP_409_CONFLICT)
-
-
 @extend_schema_view(
     list=extend_schema(summary="List policy versions", tags=["policies"]),
     retrieve=extend_schema(summary="One policy version", tags=["policies"]),
 )
-class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PolicyVersionViewSet(ServiceErrors, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Cedar policy versions: drafts, the active version and retired ones."""
 
     permission_classes = [RolePermission]
@@ -89,11 +78,8 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     def update(self, request, id=None):
         body = DraftUpdateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        try:
-            version = services.policy_draft_update(actor=request.user, version=self.get_object(), request=request,
-                                                   **body.validated_data)  # fmt: skip
-        except (DjangoValidationError, PermissionDenied, Conflict) as error:
-            return _refused(error)
+        version = services.policy_draft_update(actor=request.user, version=self.get_object(), request=request,
+                                               **body.validated_data)  # fmt: skip
         return Response(PolicyVersionSerializer(version).data)
 
     @extend_schema(summary="Validate (schema and every test case)", tags=["policies"],
@@ -111,10 +97,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
             days = int(request.query_params.get("days", 7))
         except ValueError:
             raise ValidationError({"days": [services.ERR_DAYS]}) from None
-        try:
-            simulation = services.policy_simulate(version=self.get_object(), days=days)
-        except DjangoValidationError as error:
-            return _refused(error)
+        simulation = services.policy_simulate(version=self.get_object(), days=days)
         flips = [
             {"decision_id": str(f.decision.uuid), "decided_at": f.decision.decided_at,
              "identity": str(f.decision.identity.uuid) if f.decision.identity else None,
@@ -129,10 +112,7 @@ class PolicyVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
     @action(detail=True, methods=["post"])
     @step_up_required
     def activate(self, request, id=None):
-        try:
-            version = services.policy_activate(actor=request.user, version=self.get_object(), request=request)
-        except (DjangoValidationError, PermissionDenied, Conflict) as error:
-            return _refused(error)
+        version = services.policy_activate(actor=request.user, version=self.get_object(), request=request)
         return Response(PolicyVersionSerializer(version).data)
 
 

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agentiam.errors import invalid
 from audit.trail import audit_record
-from identities.errors import invalid
 from identities.models import (
     AcceptableUse,
     Identity,
-    OwnershipRole,
 )
-from identities.services.identity import is_current_owner
+from identities.services.identity import Right, require
 from identities.services.refresh import identity_refresh
 
-ERR_AUP_APPROVER = "An acceptable-use record must be approved by a current accountable owner."
 ERR_AUP_DATES = "valid_until must be after valid_from."
 
 
@@ -39,8 +36,7 @@ def aup_add_version(
 ) -> AcceptableUse:
     """A new version, approved by its author, who must be a current accountable owner."""
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    if not is_current_owner(identity, actor, roles=[OwnershipRole.ACCOUNTABLE]):
-        raise PermissionDenied(ERR_AUP_APPROVER)
+    require(Right.APPROVE_AUP, identity, actor)
     if not purpose.strip():
         raise invalid("purpose", "purpose is required.")
     now = timezone.now()

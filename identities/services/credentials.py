@@ -7,15 +7,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from agentiam.errors import Conflict, invalid
 from audit.trail import audit_record
-from identities.errors import Conflict, invalid
 from identities.models import (
     Credential,
     Entitlement,
     Identity,
     RevocationStatus,
 )
-from identities.services.identity import require_can_change
+from identities.services.identity import Right, require
 from identities.services.refresh import identity_refresh
 
 ERR_FINGERPRINT = "fingerprint must be a hex SHA-256 digest (64 characters) or another hex digest of 32-128 characters."
@@ -49,7 +49,7 @@ def credential_register(
         raise invalid("fingerprint", ERR_FINGERPRINT)
     fields["fingerprint"] = fingerprint
     for identity in holders:
-        require_can_change(identity, actor)
+        require(Right.CHANGE, identity, actor)
     credential = Credential(**fields)
     credential.full_clean()
     credential.save()
@@ -72,7 +72,7 @@ def credential_register(
 def credential_request_revocation(*, credential: Credential, actor, reason: str, request=None) -> Credential:
     credential = Credential.objects.select_for_update().get(pk=credential.pk)
     for identity in credential.holders.all():
-        require_can_change(identity, actor)
+        require(Right.CHANGE, identity, actor)
     if credential.revocation_status in (RevocationStatus.REQUESTED, RevocationStatus.CONFIRMED):
         raise Conflict("Revocation of this credential is already requested or confirmed.")
     credential.revocation_status = RevocationStatus.REQUESTED
@@ -97,7 +97,7 @@ def credential_resolve_revocation(
     if credential.revocation_status != RevocationStatus.REQUESTED:
         raise Conflict("Only a requested revocation can be confirmed or marked failed.")
     for identity in credential.holders.all():
-        require_can_change(identity, actor)
+        require(Right.CHANGE, identity, actor)
     credential.revocation_status = RevocationStatus.CONFIRMED if confirmed else RevocationStatus.FAILED
     credential.revocation_resolved_at, credential.revocation_note = timezone.now(), note
     credential.save(update_fields=["revocation_status", "revocation_resolved_at", "revocation_note"])

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from agentiam.permissions import Role, roles_of
+from agentiam.errors import Conflict, invalid
 from audit.trail import audit_record
-from identities.errors import Conflict, invalid
 from identities.models import (
     Action,
     Entitlement,
@@ -24,14 +22,10 @@ from identities.models import (
 from identities.risk import RiskInputs, StandingAccess, assess_risk, tier_at_least
 from identities.scope import InvalidScope, validate_scope
 from identities.services.credentials import _request_credential_revocation_for
-from identities.services.identity import ERR_NOT_OWNER, is_current_owner, require_can_change
+from identities.services.identity import Right, require
 from identities.services.refresh import _standing_access, identity_refresh
 
 ERR_ACTION_NOT_SUPPORTED = "This tool does not support the action {action}."
-ERR_READ_ONLY_OWNER = "Owners may grant standing read access only; write, admin and execute need an administrator."
-ERR_PRIVILEGED_NEEDS_ADMIN = (
-    "Standing write, admin or execute access needs an administrator who does not own this identity."
-)
 ERR_NEEDS_EXCEPTION = (
     "A standing {action} entitlement on a {tier}-risk identity needs an approved, expiring exception: give a reason "
     "and an end date for accepting the risk."
@@ -100,15 +94,7 @@ def entitlement_grant(
         raise invalid("scope", str(error)) from None
     if expires_at is not None and expires_at <= timezone.now():
         raise invalid("expires_at", ERR_EXPIRES_PAST)
-    roles = roles_of(actor)
-    owner = is_current_owner(identity, actor)
-    if action == Action.READ:
-        if not ((owner and Role.IDENTITY_OWNER in roles) or (Role.ADMINISTRATOR in roles and not owner)):
-            raise PermissionDenied(ERR_NOT_OWNER)
-    elif Role.ADMINISTRATOR not in roles:
-        raise PermissionDenied(ERR_READ_ONLY_OWNER if owner else ERR_PRIVILEGED_NEEDS_ADMIN)
-    elif owner:
-        raise PermissionDenied(ERR_PRIVILEGED_NEEDS_ADMIN)
+    require(Right.GRANT_READ if action == Action.READ else Right.GRANT_PRIVILEGED, identity, actor)
     needs_exception = False
     if action in (Action.WRITE, Action.ADMIN):
         tier = _tier_with(identity, StandingAccess(action, tool.production, tool.production_secrets))
@@ -168,7 +154,7 @@ def _entitlement_revoke(
     relied on the entitlement."""
     entitlement = Entitlement.objects.select_related("identity", "tool").get(pk=entitlement.pk)
     identity = Identity.objects.select_for_update().get(pk=entitlement.identity_id)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     if not reason.strip():
         raise invalid("reason", "A reason is required.")
     now = timezone.now()
@@ -229,8 +215,7 @@ def exception_accept(
 ) -> RiskException:
     entitlement = Entitlement.objects.select_related("identity", "tool").get(pk=entitlement.pk)
     identity = Identity.objects.select_for_update().get(pk=entitlement.identity_id)
-    if Role.ADMINISTRATOR not in roles_of(actor) or is_current_owner(identity, actor):
-        raise PermissionDenied("Only an administrator who does not own this identity may accept its risk.")
+    require(Right.ACCEPT_RISK, identity, actor)
     if entitlement.mode != EntitlementMode.STANDING or entitlement.action not in (Action.WRITE, Action.ADMIN):
         raise invalid("entitlement", ERR_EXCEPTION_NOT_NEEDED)
     if entitlement.revoked_at is not None:

@@ -7,8 +7,8 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from agentiam.errors import Conflict, invalid
 from audit.trail import audit_record
-from identities.errors import Conflict, invalid
 from identities.models import (
     Entitlement,
     EntitlementMode,

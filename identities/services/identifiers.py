@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from agentiam.errors import invalid
 from audit.trail import audit_record
-from identities.errors import invalid
 from identities.models import (
     Identifier,
     IdentifierKind,
     Identity,
     Workflow,
 )
-from identities.services.identity import require_can_change
+from identities.services.identity import Right, require
 from identities.services.refresh import identity_refresh
 from identities.spiffe import InvalidSpiffeId, normalise_spiffe_id
 
@@ -43,7 +43,7 @@ def identifier_add(
     request=None,
 ) -> Identifier:
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     value = normalise_identifier(kind, value)
     if Identifier.objects.filter(value=value).exists():
         raise invalid("value", "This identifier already belongs to an identity.")
@@ -59,7 +59,7 @@ def identifier_add(
 @transaction.atomic
 def identifier_remove(*, identifier: Identifier, actor, request=None) -> None:
     identity = Identity.objects.select_for_update().get(pk=identifier.identity_id)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     value = identifier.value
     identifier.delete()
     audit_record(actor=actor, action="identifier.remove", target=identity, request=request, changes={"value": value})
@@ -68,7 +68,7 @@ def identifier_remove(*, identifier: Identifier, actor, request=None) -> None:
 @transaction.atomic
 def workflow_attach(*, identity: Identity, workflow: Workflow, actor, request=None) -> None:
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     workflow.identities.add(identity)
     identity_refresh(identity)
     audit_record(

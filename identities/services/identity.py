@@ -11,9 +11,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agentiam.errors import Conflict, invalid
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
-from identities.errors import Conflict, invalid
+from identities import rules
 from identities.models import (
     Credential,
     Entitlement,
@@ -25,16 +26,24 @@ from identities.models import (
     RevocationStatus,
     Task,
 )
+from identities.models.registry import standing
+from identities.rules import (  # noqa: F401 - the refusals' texts, importable from identities.services
+    ERR_ACCEPT_RISK,
+    ERR_ADMIN_OWNS,
+    ERR_AUP_APPROVER,
+    ERR_NOT_OWNER,
+    ERR_ONLY_ADMIN,
+    ERR_PRIVILEGED_NEEDS_ADMIN,
+    ERR_READ_ONLY_OWNER,
+    ERR_RESUME_ROLE,
+    ERR_SUSPEND_ROLE,
+    Right,
+)
 from identities.services.refresh import identity_refresh
 
-ERR_NOT_OWNER = "Only a current owner of this identity or an administrator may change it."
-ERR_ADMIN_OWNS = "Administrators may not make this change on an identity they own."
-ERR_ONLY_ADMIN = "Only an administrator may make this change."
 ERR_SUSPENDED = "This identity is suspended."
 ERR_ALREADY_SUSPENDED = "This identity is already suspended."
 ERR_NOT_SUSPENDED = "This identity is not suspended."
-ERR_RESUME_ROLE = "Only an administrator or a security analyst who does not own this identity may resume it."
-ERR_SUSPEND_ROLE = "Only an administrator, a security analyst or an owner of this identity may suspend it."
 ERR_REASON_REQUIRED = "A reason is required."
 ERR_PARENT_CYCLE = "An identity cannot be its own ancestor."
 ERR_OVERRIDE_SAME = "The override must differ from the derived tier; clear the override instead."
@@ -52,21 +61,9 @@ def is_current_owner(
     return qs.exists()
 
 
-def require_can_change(identity: Identity, actor) -> None:
-    roles = roles_of(actor)
-    owner = is_current_owner(identity, actor)
-    if owner and Role.IDENTITY_OWNER in roles:
-        return
-    if Role.ADMINISTRATOR in roles and not owner:
-        return
-    raise PermissionDenied(ERR_NOT_OWNER)
-
-
-def require_admin_not_owner(identity: Identity, actor) -> None:
-    if Role.ADMINISTRATOR not in roles_of(actor):
-        raise PermissionDenied(ERR_ONLY_ADMIN)
-    if is_current_owner(identity, actor):
-        raise PermissionDenied(ERR_ADMIN_OWNS)
+def require(right: Right, identity: Identity, actor) -> None:
+    """PermissionDenied with the rule's reason unless `actor` has `right` on `identity` (identities.rules)."""
+    rules.may(right, standing(identity, actor)).check()
 
 
 # --- identities ------------------------------------------------------------------------------------------
@@ -102,7 +99,7 @@ def identity_create(*, actor, accountable_owner=None, request=None, **fields: An
     """Register an identity. An identity owner registers it for themselves (they become its accountable
     owner); an administrator names the accountable owner (or leaves it orphaned, flagged)."""
     roles = roles_of(actor)
-    if not roles & {Role.IDENTITY_OWNER, Role.ADMINISTRATOR}:
+    if not roles & rules.CHANGERS:
         raise PermissionDenied(ERR_NOT_OWNER)
     if Role.ADMINISTRATOR not in roles:
         accountable_owner = actor
@@ -136,7 +133,7 @@ def identity_create(*, actor, accountable_owner=None, request=None, **fields: An
 @transaction.atomic
 def identity_update(*, identity: Identity, actor, request=None, **fields: Any) -> Identity:
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     before = {name: getattr(identity, name) for name in fields if name in IDENTITY_FIELDS}
     for name, value in fields.items():
         if name in IDENTITY_FIELDS and name != "kind":
@@ -161,7 +158,7 @@ def identity_update(*, identity: Identity, actor, request=None, **fields: Any) -
 @transaction.atomic
 def tier_override_set(*, identity: Identity, actor, tier: str, reason: str, request=None) -> Identity:
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_admin_not_owner(identity, actor)
+    require(Right.ADMINISTER, identity, actor)
     if not reason.strip():
         raise invalid("reason", ERR_REASON_REQUIRED)
     if tier == identity.derived_tier:
@@ -184,7 +181,7 @@ def tier_override_set(*, identity: Identity, actor, tier: str, reason: str, requ
 @transaction.atomic
 def tier_override_clear(*, identity: Identity, actor, reason: str, request=None) -> Identity:
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_admin_not_owner(identity, actor)
+    require(Right.ADMINISTER, identity, actor)
     previous = identity.tier_override
     identity.tier_override, identity.tier_override_reason, identity.tier_override_by = "", "", None
     identity.tier_override_at = None
@@ -211,10 +208,7 @@ def _identity_suspend(
     transaction, so a failure midway leaves nothing half-done. Private: callers use identities.runtime's
     identity_suspend, which also revokes the identity's tokens."""
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    roles = roles_of(actor)
-    owner = is_current_owner(identity, actor)
-    if not (roles & {Role.ADMINISTRATOR, Role.SECURITY_ANALYST} or (owner and Role.IDENTITY_OWNER in roles)):
-        raise PermissionDenied(ERR_SUSPEND_ROLE)
+    require(Right.SUSPEND, identity, actor)
     if not reason.strip():
         raise invalid("reason", ERR_REASON_REQUIRED)
     if identity.status == IdentityStatus.SUSPENDED:
@@ -255,8 +249,7 @@ def _identity_suspend(
 def identity_resume(*, identity: Identity, actor, reason: str, request=None) -> Identity:
     """Resume a suspended identity. Restores nothing: access must be granted again."""
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    if not roles_of(actor) & {Role.ADMINISTRATOR, Role.SECURITY_ANALYST} or is_current_owner(identity, actor):
-        raise PermissionDenied(ERR_RESUME_ROLE)
+    require(Right.RESUME, identity, actor)
     if not reason.strip():
         raise invalid("reason", ERR_REASON_REQUIRED)
     if identity.status != IdentityStatus.SUSPENDED:

@@ -10,15 +10,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from agentiam.errors import invalid
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
-from identities.errors import invalid
 from identities.models import (
     Identity,
     Ownership,
     OwnershipRole,
 )
-from identities.services.identity import ERR_REASON_REQUIRED, require_can_change
+from identities.services.identity import ERR_REASON_REQUIRED, Right, require
 from identities.services.refresh import identity_refresh
 
 ERR_OWNER_ROLE = "Only persons who hold the identity owner role can be named owners."
@@ -37,7 +37,7 @@ def _check_owner_candidate(person) -> None:
 def ownership_assign(*, identity: Identity, person, role: str, actor, request=None) -> Ownership:
     """Name a person owner in a role; a new accountable owner replaces the current one (a transfer)."""
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     _check_owner_candidate(person)
     now = timezone.now()
     current = Ownership.objects.filter(identity=identity, valid_to__isnull=True)
@@ -63,7 +63,7 @@ def ownership_assign(*, identity: Identity, person, role: str, actor, request=No
 @transaction.atomic
 def ownership_end(*, ownership: Ownership, actor, reason: str, request=None) -> Ownership:
     identity = Identity.objects.select_for_update().get(pk=ownership.identity_id)
-    require_can_change(identity, actor)
+    require(Right.CHANGE, identity, actor)
     if not reason.strip():
         raise invalid("reason", ERR_REASON_REQUIRED)
     Ownership.objects.filter(pk=ownership.pk, valid_to__isnull=True).update(
@@ -89,7 +89,7 @@ def ownership_transfer_bulk(*, identities: Iterable[Identity], to_person, actor,
     _check_owner_candidate(to_person)
     moved = []
     for identity in Identity.objects.select_for_update().filter(pk__in=[i.pk for i in identities]).order_by("pk"):
-        require_can_change(identity, actor)
+        require(Right.CHANGE, identity, actor)
         now = timezone.now()
         Ownership.objects.filter(identity=identity, role=OwnershipRole.ACCOUNTABLE, valid_to__isnull=True).update(
             valid_to=now, ended_by=actor, end_reason=f"transferred: {reason}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from agentiam.errors import Conflict
 from audit.trail import audit_record
-from identities.errors import Conflict
 from identities.models import (
     Grant,
     Identity,

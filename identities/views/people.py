@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from agentiam.permissions import ROLE_LABELS, Role, has_role, roles_required
+from agentiam.adapters import call_service, form_status
+from agentiam.permissions import ROLE_LABELS, SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.stepup import step_up_required
 from identities import services
 from identities.forms import DisableForm, EnableForm, PersonForm, RoleForm
 from identities.models import PersonStatus, Profile
 from identities.selectors import PersonFilter, people_visible_to, person_activity, roles_held, tokens_of
 
-PEOPLE_READERS = frozenset({Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR})
 PAGE_SIZE = 25
 
 
@@ -23,21 +22,7 @@ def _person(request, uuid) -> Profile:
     return get_object_or_404(people_visible_to(request.user), uuid=uuid)
 
 
-def _apply(form, error: ValidationError) -> None:
-    """Put a service's field errors on the form (fields the form lacks become form-wide errors)."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
-def _status(request) -> int:
-    """A form page rendered again after a POST is showing errors: say so with a 400."""
-    return 400 if request.method == "POST" else 200
-
-
-@roles_required(PEOPLE_READERS)
+@roles_required(SEE_EVERYTHING)
 @require_http_methods(["GET"])
 def people_list(request):
     people = PersonFilter(request.GET or None, queryset=people_visible_to(request.user), request=request)
@@ -57,7 +42,7 @@ def people_list(request):
     return render(request, template, context, status=400 if people.errors else 200)
 
 
-@roles_required(PEOPLE_READERS)
+@roles_required(SEE_EVERYTHING)
 @require_http_methods(["GET"])
 def person_detail(request, uuid):
     profile = _person(request, uuid)
@@ -82,15 +67,16 @@ def person_detail(request, uuid):
 @require_http_methods(["GET", "POST"])
 def person_create(request):
     form = PersonForm(request.POST or None)
+    status = None
     if request.method == "POST" and form.is_valid():
-        try:
-            profile = services.person_create(actor=request.user, request=request, **form.cleaned_data)
-        except ValidationError as error:
-            _apply(form, error)
-        else:
+        ok, profile, status = call_service(
+            form, services.person_create, actor=request.user, request=request, **form.cleaned_data
+        )
+        if ok:
             messages.success(request, f"{profile} was added. Grant roles below if they need any.")
             return redirect("person", uuid=profile.uuid)
-    return render(request, "people/form.html", {"form": form, "creating": True}, status=_status(request))
+    context = {"form": form, "creating": True}
+    return render(request, "people/form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -107,16 +93,16 @@ def person_edit(request, uuid):
         "manager": profile.manager.get_username() if profile.manager else "",
     }
     form = PersonForm(request.POST or None, initial=initial, editing=True)
+    status = None
     if request.method == "POST" and form.is_valid():
-        try:
-            services.person_update(actor=request.user, profile=profile, request=request, **form.cleaned_data)
-        except ValidationError as error:
-            _apply(form, error)
-        else:
+        ok, _profile, status = call_service(
+            form, services.person_update, actor=request.user, profile=profile, request=request, **form.cleaned_data
+        )
+        if ok:
             messages.success(request, f"{profile} was updated.")
             return redirect("person", uuid=profile.uuid)
     context = {"form": form, "profile": profile, "creating": False}
-    return render(request, "people/form.html", context, status=_status(request))
+    return render(request, "people/form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -126,17 +112,17 @@ def person_status(request, uuid):
     profile = _person(request, uuid)
     enabling = profile.status != PersonStatus.ACTIVE
     form = (EnableForm if enabling else DisableForm)(request.POST or None)
+    status = None
     if request.method == "POST" and form.is_valid():
-        try:
+        service = services.person_enable if enabling else services.person_disable
+        ok, _profile, status = call_service(
+            form, service, actor=request.user, profile=profile, request=request, **form.cleaned_data
+        )
+        if ok:
             if enabling:
-                services.person_enable(actor=request.user, profile=profile, request=request, **form.cleaned_data)
                 messages.success(request, f"{profile} can sign in again.")
             else:
-                services.person_disable(actor=request.user, profile=profile, request=request, **form.cleaned_data)
                 messages.success(request, f"{profile} is {form.cleaned_data['status']}: signed out and tokens revoked.")
-        except ValidationError as error:
-            _apply(form, error)
-        else:
             return redirect("person", uuid=profile.uuid)
     context = {
         "profile": profile,
@@ -145,20 +131,20 @@ def person_status(request, uuid):
         "is_self": profile.user_id == request.user.pk,
         "tokens_active": tokens_of(profile.user).filter(revoked_at__isnull=True).count(),
     }
-    return render(request, "people/status.html", context, status=_status(request))
+    return render(request, "people/status.html", context, status=form_status(request, status))
 
 
 def _role_change(request, uuid, *, granting: bool):
     profile = _person(request, uuid)
     held = roles_held(profile.user)
     form = RoleForm(request.POST or request.GET or None)
+    status = None
     if request.method == "POST" and form.is_valid():
         change = services.role_grant if granting else services.role_revoke
-        try:
-            role = change(actor=request.user, person=profile.user, role=form.cleaned_data["role"], request=request)
-        except ValidationError as error:
-            _apply(form, error)
-        else:
+        ok, role, status = call_service(
+            form, change, actor=request.user, person=profile.user, role=form.cleaned_data["role"], request=request
+        )
+        if ok:
             done = "granted to" if granting else "revoked from"
             messages.success(request, f"{ROLE_LABELS[role]} {done} {profile}.")
             return redirect("person", uuid=profile.uuid)
@@ -171,7 +157,7 @@ def _role_change(request, uuid, *, granting: bool):
         "chosen": form["role"].value(),
         "is_self": profile.user_id == request.user.pk,
     }
-    return render(request, "people/role_change.html", context, status=_status(request))
+    return render(request, "people/role_change.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from agentiam.adapters import call_service
 from agentiam.permissions import roles_required
 from identities import services
 from identities.forms import TokenForm
 from identities.models import Profile
 from identities.selectors import roles_held, tokens_of
-from identities.views.people import _apply
 
 
 def _context(request, **extra):
@@ -42,16 +41,16 @@ def token_create(request):
     form = TokenForm(request.POST)
     secret = created = None
     if form.is_valid():
-        try:
-            created, secret = services.api_token_create(
-                actor=request.user,
-                name=form.cleaned_data["name"],
-                expires_in_days=form.cleaned_data["expires_in_days"],
-                request=request,
-            )
-        except ValidationError as error:
-            _apply(form, error)
-        else:
+        ok, result, _status = call_service(
+            form,
+            services.api_token_create,
+            actor=request.user,
+            name=form.cleaned_data["name"],
+            expires_in_days=form.cleaned_data["expires_in_days"],
+            request=request,
+        )
+        if ok:
+            created, secret = result
             form = TokenForm()
     context = _context(request, form=form, secret=secret, created=created)
     return render(request, "identities/profile.html", context, status=200 if created else 400)

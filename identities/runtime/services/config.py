@@ -10,10 +10,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+from agentiam.errors import Conflict, invalid
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
 from identities import services as registry
-from identities.errors import Conflict, invalid
 from identities.models import Identity, IdentityKind
 from identities.runtime.credentials import new_gateway_credential
 from identities.runtime.keys import JWT_SVID_USE, SIGNATURE_USE, InvalidKeySet, KeyMismatch, KeySet, key_for
@@ -25,7 +25,7 @@ from identities.runtime.models import (
     ProvenanceRule,
     TrustBundle,
 )
-from identities.services.identity import require_admin_not_owner
+from identities.services.identity import Right, require
 from identities.spiffe import InvalidSpiffeId, parse_spiffe_id
 
 ERR_ADMIN_ONLY = "Only an administrator may change the runtime's trust configuration."
@@ -197,7 +197,7 @@ def oidc_issuer_create(
 def assertion_key_create(
     *, actor, identity: Identity, jwk: Any, algorithm: str, kid: str = "", description: str = "", request=None
 ) -> AssertionKey:
-    require_admin_not_owner(identity, actor)
+    require(Right.ADMINISTER, identity, actor)
     if not isinstance(jwk, dict):
         raise invalid("jwk", ERR_JWK.format(error="give one JWK (a JSON object)"))
     kid = (kid or jwk.get("kid") or "").strip()
@@ -244,8 +244,8 @@ def provenance_rule_create(
 def delegation_rule_create(
     *, actor, actor_identity: Identity, subject: Identity, description: str = "", request=None
 ) -> DelegationRule:
-    require_admin_not_owner(actor_identity, actor)
-    require_admin_not_owner(subject, actor)
+    require(Right.ADMINISTER, actor_identity, actor)
+    require(Right.ADMINISTER, subject, actor)
     if actor_identity.pk == subject.pk:
         raise invalid("subject", ERR_SAME_IDENTITY)
     if DelegationRule.objects.enabled().filter(actor=actor_identity, subject=subject).exists():
@@ -274,9 +274,9 @@ def config_disable(*, row, actor, reason: str, request=None):
     model = type(row)
     row = model.objects.select_for_update().get(pk=row.pk)
     if isinstance(row, AssertionKey):
-        require_admin_not_owner(row.identity, actor)
+        require(Right.ADMINISTER, row.identity, actor)
     elif isinstance(row, DelegationRule):
-        require_admin_not_owner(row.actor, actor)
+        require(Right.ADMINISTER, row.actor, actor)
     else:
         _require_admin(actor)
     if not reason.strip():

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from agentiam.adapters import call_service, form_status
 from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities.errors import Conflict
@@ -142,14 +143,6 @@ def config_list(request, kind: str):
     return render(request, "runtime/config_list.html#table" if partial else "runtime/config_list.html", context)
 
 
-def _apply(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
-
-
 @roles_required(CONFIG_WRITERS)
 @require_http_methods(["GET", "POST"])
 @never_cache
@@ -157,13 +150,9 @@ def config_create(request, kind: str):
     kind = _kind(kind)
     form = kind.form(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            created = kind.create(request.user, form.cleaned_data, request)
-        except ValidationError as error:
-            _apply(form, error)
-        except PermissionDenied as error:
-            form.add_error(None, str(error))
-        else:
+        ok, created, _status = call_service(form, kind.create, actor=request.user, data=form.cleaned_data,
+                                            request=request)  # fmt: skip
+        if ok:
             if isinstance(created, tuple):  # a gateway and its credential, shown in this response only
                 gateway, credential = created
                 return render(
@@ -171,8 +160,8 @@ def config_create(request, kind: str):
                 )
             messages.success(request, f"The {kind.singular} was added.")
             return redirect(f"runtime:{kind.slug}")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "runtime/config_form.html", {"kind": kind, "form": form}, status=status)
+    # A refusal of any kind shows this form again with a 400.
+    return render(request, "runtime/config_form.html", {"kind": kind, "form": form}, status=form_status(request))
 
 
 @roles_required(CONFIG_WRITERS)
@@ -182,17 +171,15 @@ def config_disable(request, kind: str, uuid):
     row = get_object_or_404(kind.model.objects.select_related(*kind.related), uuid=uuid)
     form = forms.DisableForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        try:
-            services.config_disable(row=row, actor=request.user, reason=form.cleaned_data["reason"], request=request)
-        except ValidationError as error:
-            _apply(form, error)
-        except (PermissionDenied, Conflict) as error:
-            form.add_error(None, str(error))
-        else:
+        ok, _row, _status = call_service(
+            form, services.config_disable, row=row, actor=request.user, reason=form.cleaned_data["reason"],
+            request=request,
+        )  # fmt: skip
+        if ok:
             messages.success(request, f"The {kind.singular} “{row}” was disabled.")
             return redirect(f"runtime:{kind.slug}")
-    status = 400 if request.method == "POST" else 200
-    return render(request, "runtime/config_disable.html", {"kind": kind, "row": row, "form": form}, status=status)
+    context = {"kind": kind, "row": row, "form": form}
+    return render(request, "runtime/config_disable.html", context, status=form_status(request))
 
 
 @roles_required(CONFIG_WRITERS)

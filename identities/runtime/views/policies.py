@@ -13,6 +13,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from agentiam.adapters import call_service
 from agentiam.permissions import SEE_EVERYTHING, Role, roles_of, roles_required
 from agentiam.stepup import step_up_required
 from identities.errors import Conflict
@@ -89,6 +90,13 @@ def policy_draft_new(request, uuid):
     return redirect("runtime:policy-edit", uuid=draft.uuid)
 
 
+def _save_draft(*, version, actor, data, request):
+    return services.policy_draft_update(
+        actor=actor, version=version, policy_text=data["policy_text"],
+        test_cases=services.parse_test_cases(data["test_cases"]), summary=data["summary"], request=request,
+    )  # fmt: skip
+
+
 @roles_required(POLICY_WRITERS)
 @require_http_methods(["GET", "POST"])
 @never_cache
@@ -103,18 +111,10 @@ def policy_edit(request, uuid):
     errors: list[str] = []
     status = 200
     if request.method == "POST" and form.is_valid():
-        try:
-            cases = services.parse_test_cases(form.cleaned_data["test_cases"])
-            version = services.policy_draft_update(
-                actor=request.user, version=version, policy_text=form.cleaned_data["policy_text"],
-                test_cases=cases, summary=form.cleaned_data["summary"], request=request,
-            )  # fmt: skip
-        except ValidationError as error:
-            for field, messages_ in error.message_dict.items():
-                form.add_error(field if field in form.fields else None, messages_)
-        except (PermissionDenied, Conflict) as error:
-            form.add_error(None, str(error))
-        else:
+        ok, saved, _status = call_service(form, _save_draft, version=version, actor=request.user,
+                                          data=form.cleaned_data, request=request)  # fmt: skip
+        if ok:
+            version = saved
             errors = services.policy_validate(version=version)
             if not errors:
                 messages.success(request, "Saved. The draft passes validation and every test case.")

@@ -7,26 +7,24 @@ from dataclasses import dataclass
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework import status
 from rest_framework.authentication import BaseAuthentication, SessionAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed, NotFound, PermissionDenied
+from rest_framework.exceptions import AuthenticationFailed, NotFound
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agentiam.api.errors import error_body
-from agentiam.permissions import Role, roles_of
+from agentiam.adapters import ServiceErrors
+from identities import rules
 from identities.authentication import ApiTokenAuthentication
-from identities.errors import Conflict
 from identities.models import Identity, Task
+from identities.models.registry import standing
+from identities.rules import Right
 from identities.runtime import access_tokens
 from identities.runtime.lookups import at, lookup
 from identities.runtime.schema import TaskCompleteAnswer
 from identities.runtime.services.ending import task_end
-from identities.services import is_current_owner
 
 ERR_AGENT_TOKEN = "The access token is invalid, expired or revoked."  # noqa: S105 - a message
-ERR_MAY_NOT = "Only the task's identity, an owner of it or a security analyst may complete this task."
 
 
 @dataclass
@@ -85,7 +83,7 @@ class TaskIdentityOwnerOrAnalyst(BasePermission):
         return bool(request.user and request.user.is_authenticated)
 
 
-class TaskCompleteView(APIView):
+class TaskCompleteView(ServiceErrors, APIView):
     authentication_classes = [AgentTokenAuthentication, ApiTokenAuthentication, SessionAuthentication]
     permission_classes = [TaskIdentityOwnerOrAnalyst]
 
@@ -106,14 +104,9 @@ class TaskCompleteView(APIView):
         else:
             if task is None or not Identity.objects.restrict(user).filter(pk=task.identity_id).exists():
                 raise NotFound()
-            owner = is_current_owner(task.identity, user) and Role.IDENTITY_OWNER in roles_of(user)
-            if not owner and Role.SECURITY_ANALYST not in roles_of(user):
-                raise PermissionDenied(ERR_MAY_NOT)
+            rules.may(Right.COMPLETE_TASK, standing(task.identity, user)).check()
             actor, agent_label = user, None
-        try:
-            counts = task_end(task=task, actor=actor, agent_label=agent_label, request=request)
-        except Conflict as error:
-            return Response(error_body("conflict", str(error)), status=status.HTTP_409_CONFLICT)
+        counts = task_end(task=task, actor=actor, agent_label=agent_label, request=request)
         body = {
             "task_id": str(task.uuid),
             "state": Task.State.COMPLETED,

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
+from agentiam.adapters import call_service, done, form_status
 from agentiam.permissions import Role, roles_required
 from identities import services
 from identities.forms_registry import (
@@ -18,18 +19,10 @@ from identities.forms_registry import (
     TierOverrideForm,
 )
 from identities.models import Action, Entitlement, EntitlementMode, Tool
+from identities.rules import CHANGERS, Right
 from identities.runtime.services import ending
 from identities.services import ERR_ADMIN_OWNS, ERR_EXCEPTION_NOT_NEEDED, ERR_NOT_OWNER, ERR_PRIVILEGED_NEEDS_ADMIN
-from identities.views.registry.common import (
-    CHANGERS,
-    abilities,
-    call_service,
-    done,
-    form_status,
-    identity_or_404,
-    identity_url,
-    require,
-)
+from identities.views.registry.common import abilities, identity_or_404, identity_url, require
 from identities.views.registry.reading import exception_state
 
 ERR_NO_OVERRIDE = "This identity's tier is not overridden."
@@ -132,7 +125,8 @@ def entitlement_replace(request, uuid, entitlement):
     record = _entitlement(identity, entitlement)
     can = abilities(request, identity)
     require(record.mode == EntitlementMode.STANDING, ERR_ONLY_STANDING)
-    require(can.can_change and (record.action == Action.READ or can.admin_not_owner), ERR_PRIVILEGED_NEEDS_ADMIN)
+    right = Right.GRANT_READ if record.action == Action.READ else Right.GRANT_PRIVILEGED
+    require(can.may(right), ERR_PRIVILEGED_NEEDS_ADMIN)
     form = EntitlementReplaceForm(request.POST or None, scope=record.scope, initial={"expires_at": record.expires_at})
     status = None
     if request.method == "POST" and form.is_valid() and record.revoked_at is None:

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from agentiam.adapters import call_service, form_status
 from agentiam.permissions import Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
@@ -16,7 +17,7 @@ from identities.filters import EntitlementStateFilter, SystemFilter, ToolFilter
 from identities.forms_registry import SystemForm, ToolForm
 from identities.models import Entitlement, System, Tool
 from identities.models.registry import Identity
-from identities.views.registry.common import READERS, call_service, form_status
+from identities.rules import READERS
 
 
 def _partial(request) -> bool:

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from agentiam.adapters import call_service, done, form_status
 from agentiam.permissions import Role, roles_required
 from identities import services
 from identities.forms_registry import (
@@ -19,17 +20,9 @@ from identities.forms_registry import (
 )
 from identities.models import Credential, Entitlement, OwnershipRole, RevocationStatus
 from identities.models.registry import Identity, current_ownerships
+from identities.rules import CHANGERS
 from identities.services import ERR_AUP_APPROVER
-from identities.views.registry.common import (
-    CHANGERS,
-    abilities,
-    call_service,
-    done,
-    form_status,
-    identity_or_404,
-    identity_url,
-    require,
-)
+from identities.views.registry.common import abilities, identity_or_404, identity_url, require
 
 
 def _page(request, template, identity, form, status, **extra):

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from agentiam.adapters import call_service, form_status
 from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
@@ -17,15 +18,8 @@ from identities.filters import IdentityFilter, search_identities
 from identities.forms_registry import BulkTransferForm, IdentityForm
 from identities.models import OwnershipRole
 from identities.models.registry import Identity, current_ownerships
-from identities.views.registry.common import (
-    CHANGERS,
-    READERS,
-    abilities,
-    call_service,
-    form_status,
-    identity_or_404,
-    identity_url,
-)
+from identities.rules import CHANGERS, READERS
+from identities.views.registry.common import abilities, identity_or_404, identity_url
 from identities.views.registry.reading import FLAG_LABELS, identity_page
 
 

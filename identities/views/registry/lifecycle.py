@@ -7,23 +7,15 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
+from agentiam.adapters import call_service, done, form_status
 from agentiam.permissions import roles_required
 from agentiam.stepup import step_up_required
 from identities import services
 from identities.forms_registry import ReasonForm
+from identities.rules import RESUMERS, SUSPENDERS, Right
 from identities.runtime.services import ending
 from identities.services import ERR_RESUME_ROLE, ERR_SUSPEND_ROLE
-from identities.views.registry.common import (
-    RESUMERS,
-    SUSPENDERS,
-    abilities,
-    call_service,
-    done,
-    form_status,
-    identity_or_404,
-    identity_url,
-    require,
-)
+from identities.views.registry.common import abilities, identity_or_404, identity_url, require
 
 
 def suspension_summary(name: str, counts: dict[str, int]) -> str:
@@ -82,7 +74,7 @@ def identity_suspend(request, uuid):
 def identity_resume(request, uuid):
     identity = identity_or_404(request, uuid)
     can = abilities(request, identity)
-    require(not can.is_owner, ERR_RESUME_ROLE)
+    require(can.may(Right.RESUME), ERR_RESUME_ROLE)
     form = ReasonForm(request.POST or None)
     status = None
     if request.method == "POST" and form.is_valid():
