@@ -281,6 +281,8 @@ CELERY_BEAT_SCHEDULE = {
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
 _default_sink = VAR_DIR / ("test" if TEST else "") / "audit" / "checkpoints.jsonl"
 AUDIT_CHECKPOINT_SINK = env_str("AUDIT_CHECKPOINT_SINK", str(_default_sink))
+# `migrate` creates missing signing keys (audit.services.signing_key_ensure); tests take them from a fixture.
+AUDIT_SIGNING_KEYS_AT_MIGRATE = not TEST
 
 # --- Registry import ---------------------------------------------------------------------------------------
 # The largest registry ZIP accepted (POST /api/v1/import/ and the import page); a larger upload gets 413.

@@ -15,10 +15,10 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.canonical import utc_text
 from audit.keys import Purpose, active_key, b64url, private_key
 from audit.models import AuditCheckpoint, AuditEntry
 from audit.sinks import CheckpointSink, get_sink
-from audit.trail import utc_text
 
 # pg_advisory_xact_lock key serialising checkpoint writers (and sink copies), so checkpoints never fork.
 _CHECKPOINT_LOCK = 0x41_55_44_43_50  # "AUDCP"
@@ -50,7 +50,6 @@ def checkpoint_create() -> AuditCheckpoint | None:
     """Checkpoint the trail's current head; None when nothing was written since the last checkpoint.
 
     Safe to run twice or concurrently. The sink copy is written after the checkpoint commits."""
-    active_key(Purpose.AUDIT_CHECKPOINT)  # first use writes an audit entry of its own: before we look at the head
     with transaction.atomic():
         _lock()
         last = AuditCheckpoint.objects.order_by("-last_entry_id").first()

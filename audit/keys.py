@@ -33,6 +33,10 @@ WRONG_KEK = (
 UNKNOWN_KEY = "No signing key has the id {kid}."
 WRONG_KEY_PURPOSE = "Signing key {kid} signs for {actual}, not for {expected}."
 COMPROMISED_KEY = "Signing key {kid} is marked compromised."
+NO_ACTIVE_KEY = (
+    "There is no active {purpose} signing key: run `manage.py migrate` (it creates missing keys) or "
+    "`manage.py prepare_run`."
+)
 
 
 class SigningKeyError(Exception):
@@ -117,14 +121,12 @@ def jwks(purpose: str) -> dict:
 
 
 def active_key(purpose: str) -> SigningKey:
-    """The purpose's active key, created (and audited) on first use."""
-    check_purpose(purpose)
-    key = SigningKey.objects.filter(purpose=purpose, status=Status.ACTIVE).first()
-    if key is not None:
-        return key
-    from audit.services import signing_key_create  # services import this module
-
-    return signing_key_create(purpose=purpose, actor=None)
+    """The purpose's active key. Reads only: keys are created by audit.services.signing_key_ensure, which
+    `migrate` (a post_migrate hook) and `prepare_run` run, and `rotate_signing_key` replaces them."""
+    key = SigningKey.objects.filter(purpose=check_purpose(purpose), status=Status.ACTIVE).first()
+    if key is None:
+        raise SigningKeyError(NO_ACTIVE_KEY.format(purpose=purpose))
+    return key
 
 
 def sign(purpose: str, message: bytes) -> tuple[str, bytes]:

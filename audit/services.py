@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from django.db import connection, transaction
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 
-from audit.keys import Status, check_purpose, new_key_material
+from audit.keys import Purpose, Status, check_purpose, new_key_material
 from audit.models import SigningKey
 from audit.trail import audit_record
 
@@ -22,14 +25,24 @@ def _insert(purpose: str) -> SigningKey:
     return SigningKey.objects.create(**new_key_material(purpose))
 
 
+def signing_key_ensure(*, purposes: Iterable[str] | None = None, actor=None, request=None) -> list[SigningKey]:
+    """Create the active key of each purpose (every purpose by default) that has none, each in its own audited
+    transaction; returns the keys created. Safe to run concurrently: a key another process created meanwhile
+    is left alone. Run by `migrate` (post_migrate, see audit.apps) and `prepare_run`; reading a key never
+    creates one."""
+    created = []
+    for purpose in purposes or Purpose.values:
+        key = _create_if_missing(check_purpose(purpose), actor=actor, request=request)
+        if key is not None:
+            created.append(key)
+    return created
+
+
 @transaction.atomic
-def signing_key_create(*, purpose: str, actor=None, request=None) -> SigningKey:
-    """The purpose's first key. If another process created one meanwhile, that one is returned."""
-    check_purpose(purpose)
+def _create_if_missing(purpose: str, *, actor, request) -> SigningKey | None:
     _lock_purpose(purpose)
-    existing = SigningKey.objects.filter(purpose=purpose, status=Status.ACTIVE).first()
-    if existing is not None:
-        return existing
+    if SigningKey.objects.filter(purpose=purpose, status=Status.ACTIVE).exists():
+        return None
     key = _insert(purpose)
     audit_record(
         actor=actor,
@@ -41,6 +54,14 @@ def signing_key_create(*, purpose: str, actor=None, request=None) -> SigningKey:
         request=request,
     )
     return key
+
+
+def ensure_signing_keys_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
+    """post_migrate: the keys exist once the schema does. Only on the app's own connection (the owner's
+    `migrate --database owner` runs before the app role has its grants; `prepare_run` or the next
+    `migrate` creates them), and not in the test profile, where tests take keys from a fixture."""
+    if using == DEFAULT_DB_ALIAS and settings.AUDIT_SIGNING_KEYS_AT_MIGRATE:
+        signing_key_ensure()
 
 
 @transaction.atomic

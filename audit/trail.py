@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.canonical import utc_text
 from audit.models import AuditEntry
 
 GENESIS = "0" * 64
@@ -43,10 +43,6 @@ HASHED_FIELDS = (
 
 class AuditError(RuntimeError):
     pass
-
-
-def utc_text(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def canonical_text(fields: dict[str, Any]) -> str:

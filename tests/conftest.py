@@ -52,6 +52,17 @@ def redis_client():
 
 
 @pytest.fixture
+def signing_keys(db) -> dict:
+    """{purpose: the active SigningKey}, made as `migrate` makes them outside the test profile (audited); the
+    test profile's migrate creates none, so a test's audit trail starts empty unless it asks for keys."""
+    from audit.models import SigningKey
+    from audit.services import signing_key_ensure
+
+    signing_key_ensure()
+    return {key.purpose: key for key in SigningKey.objects.filter(status=SigningKey.Status.ACTIVE)}
+
+
+@pytest.fixture
 def htmx_client(client: Client) -> Client:
     """A test client whose every request is an htmx request."""
     client.defaults["HTTP_HX_REQUEST"] = "true"

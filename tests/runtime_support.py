@@ -14,6 +14,7 @@ from django.conf import settings
 from django.test import Client
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
+from audit.services import signing_key_ensure
 from identities import services as registry
 from identities.models import Identity, Tool
 from identities.runtime import services as runtime
@@ -75,6 +76,7 @@ class Estate:
 
 def build_estate(cast) -> Estate:
     owner, admin = cast.identity_owner, cast.administrator
+    signing_key_ensure()  # what `migrate` does outside the test profile (the signing_keys fixture does the same)
     ensure_baseline_policy()  # a transactional test elsewhere may have flushed the migration's version
     read_repo = ToolFactory(key="github.read_repo", actions=["read"])
     create_pr = ToolFactory(key="github.create_pull_request", actions=["read", "write"])

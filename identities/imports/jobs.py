@@ -14,6 +14,7 @@ import logging
 import os
 from pathlib import Path
 
+from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -100,9 +101,25 @@ def import_job_create(*, actor, upload, filename: str = "", dry_run: bool = Fals
 
 
 def _enqueue(job_id: int) -> None:
-    from identities.tasks import run_import_job
-
     run_import_job.delay(job_id)
+
+
+# An import of a large registry outlasts the default limits (CELERY_TASK_SOFT_TIME_LIMIT). Its transaction is
+# all-or-nothing: a limit reached midway rolls the import back and the job is marked failed. The task lives
+# here, beside the work it runs (identities.tasks imports it for Celery's autodiscovery; its name is stable).
+IMPORT_SOFT_TIME_LIMIT = 30 * 60
+
+
+@shared_task(
+    name="identities.tasks.run_import_job",
+    ignore_result=True,
+    acks_late=True,
+    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
+    time_limit=IMPORT_SOFT_TIME_LIMIT + 60,
+)
+def run_import_job(job_id: int) -> None:
+    """Run a registry import job; a second delivery finds it locked or finished and returns."""
+    import_job_run(job_id)
 
 
 def import_job_run(job_id: int) -> str | None:

@@ -115,7 +115,8 @@ _PRIVATE: dict[str, Ed25519PrivateKey] = {}
 
 
 def sign(claims: dict[str, Any], *, kid_hint: str | None = None) -> tuple[str, str]:
-    """Sign with the active token key (created on first use); returns (token, kid).
+    """Sign with the active token key (created by `migrate`, see audit.services.signing_key_ensure); returns
+    (token, kid).
 
     `kid_hint` is the active key's id as the caller already read it: when that key is unsealed here already,
     no query is needed."""

@@ -1,9 +1,7 @@
-"""Demo data of the runtime: the token signing key exists from the first start (so the JWKS is never empty)."""
+"""Demo data of the runtime: the reference client's gateway and assertion key (the token signing key comes
+from `migrate` and `prepare_run`, audit.services.signing_key_ensure)."""
 
 from __future__ import annotations
-
-from audit.keys import active_key
-from audit.models import SigningKey
 
 ORDER = 90  # after the registry
 
@@ -11,5 +9,4 @@ ORDER = 90  # after the registry
 def demo(out=None) -> list[str]:
     from identities.runtime.demo_client_seed import seed as seed_reference_client
 
-    active_key(SigningKey.Purpose.TOKEN)
     return seed_reference_client()

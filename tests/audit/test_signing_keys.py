@@ -10,35 +10,59 @@ import jwt
 import pytest
 from cryptography.exceptions import InvalidSignature
 from django.core.management import CommandError, call_command
+from django.core.management.sql import emit_post_migrate_signal
 from django.db import IntegrityError, ProgrammingError, transaction
 
 from audit import keys
 from audit.keys import Purpose, SigningKeyError, Status, active_key, jwks, public_jwk, sign, thumbprint, verify
 from audit.models import AuditEntry, SigningKey
-from audit.services import NO_ACTIVE_KEY_TO_COMPROMISE
+from audit.services import NO_ACTIVE_KEY_TO_COMPROMISE, ensure_signing_keys_after_migrate, signing_key_ensure
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_key_id_is_the_rfc_7638_thumbprint_of_the_public_key():
+def test_the_key_id_is_the_rfc_7638_thumbprint_of_the_public_key(signing_keys):
     # The Ed25519 example of RFC 8037, appendix A.3.
     assert thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo") == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
     key = active_key(Purpose.EVIDENCE)
     assert key.kid == thumbprint(key.public_key) == thumbprint(public_jwk(key)["x"])
 
 
-def test_the_first_use_of_a_purpose_creates_one_audited_active_key_and_later_uses_reuse_it():
+def test_reading_never_creates_a_key_and_ensuring_creates_one_audited_key_per_missing_purpose():
+    with pytest.raises(SigningKeyError, match="no active token signing key"):
+        active_key(Purpose.TOKEN)
+    assert not SigningKey.objects.exists() and not AuditEntry.objects.exists()
+    created = signing_key_ensure()
+    assert sorted(key.purpose for key in created) == sorted(Purpose.values)
     token_key = active_key(Purpose.TOKEN)
-    assert active_key(Purpose.TOKEN) == token_key
-    assert active_key(Purpose.AUDIT_CHECKPOINT) != token_key
+    assert active_key(Purpose.TOKEN) == token_key != active_key(Purpose.AUDIT_CHECKPOINT)
     assert token_key.status == Status.ACTIVE and token_key.purpose == "token"
-    created = AuditEntry.objects.filter(action="signing_key.create").order_by("id")
-    assert (created[0].object_id, created[0].changes["purpose"]) == (token_key.kid, "token")
-    assert created.count() == 2
+    entries = AuditEntry.objects.filter(action="signing_key.create").order_by("id")
+    assert [(e.object_id, e.changes["purpose"]) for e in entries] == [(k.kid, k.purpose) for k in created]
+    assert signing_key_ensure() == [] and entries.count() == len(Purpose.values)  # existing keys stay
 
 
-def test_there_is_never_more_than_one_active_key_per_purpose():
+def test_migrate_creates_the_missing_keys_on_the_apps_connection_outside_the_test_profile(settings):
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")  # what every `migrate` ends with
+    assert not SigningKey.objects.exists()  # the test profile: keys come from the signing_keys fixture
+    settings.AUDIT_SIGNING_KEYS_AT_MIGRATE = True
+    ensure_signing_keys_after_migrate(sender=None, using="owner")
+    assert not SigningKey.objects.exists()  # the owner migrates before the app role has its grants
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+    assert sorted(SigningKey.objects.values_list("purpose", flat=True)) == sorted(Purpose.values)
+
+
+def test_the_ensure_command_names_the_keys_it_created():
+    out = _call("ensure_signing_keys")
+    keys_now = {key.purpose: key.kid for key in SigningKey.objects.all()}
+    assert sorted(out.splitlines()) == sorted(f"New active {p} key: {kid}" for p, kid in keys_now.items())
+    assert _call("ensure_signing_keys") == ""
+    entry = AuditEntry.objects.filter(action="signing_key.create").first()
+    assert entry.actor_label.startswith("manage.py ensure_signing_keys")
+
+
+def test_there_is_never_more_than_one_active_key_per_purpose(signing_keys):
     key = active_key(Purpose.TOKEN)
     with pytest.raises(IntegrityError), transaction.atomic():
         SigningKey.objects.create(**keys.new_key_material(Purpose.TOKEN))
@@ -52,7 +76,7 @@ def test_an_unknown_purpose_is_refused():
         call_command("rotate_signing_key", "session")
 
 
-def test_the_private_half_is_stored_only_encrypted_under_the_kek(settings):
+def test_the_private_half_is_stored_only_encrypted_under_the_kek(settings, signing_keys):
     key = active_key(Purpose.TOKEN)
     seed = keys.private_key(key).private_bytes_raw()
     stored = bytes(SigningKey.objects.get(pk=key.pk).private_key_encrypted)
@@ -64,14 +88,14 @@ def test_the_private_half_is_stored_only_encrypted_under_the_kek(settings):
         keys.private_key(key)
 
 
-def test_a_sealed_private_half_does_not_open_on_another_keys_row():
+def test_a_sealed_private_half_does_not_open_on_another_keys_row(signing_keys):
     token_key, evidence_key = active_key(Purpose.TOKEN), active_key(Purpose.EVIDENCE)
     evidence_key.private_key_encrypted = token_key.private_key_encrypted  # not saved: the check is cryptographic
     with pytest.raises(SigningKeyError, match="sealed under another"):
         keys.private_key(evidence_key)
 
 
-def test_signatures_verify_only_with_their_key_message_and_purpose():
+def test_signatures_verify_only_with_their_key_message_and_purpose(signing_keys):
     kid, signature = sign(Purpose.EVIDENCE, b"manifest")
     assert verify(kid, b"manifest", signature, purpose=Purpose.EVIDENCE).kid == kid
     with pytest.raises(InvalidSignature):
@@ -82,7 +106,7 @@ def test_signatures_verify_only_with_their_key_message_and_purpose():
         verify("no-such-kid", b"manifest", signature, purpose=Purpose.EVIDENCE)
 
 
-def test_the_public_jwk_verifies_an_eddsa_token_signed_with_the_private_half():
+def test_the_public_jwk_verifies_an_eddsa_token_signed_with_the_private_half(signing_keys):
     key = active_key(Purpose.TOKEN)
     token = jwt.encode({"sub": "agent"}, keys.private_key(key), algorithm="EdDSA", headers={"kid": key.kid})
     jwk = jwks(Purpose.TOKEN)["keys"][0]
@@ -90,7 +114,7 @@ def test_the_public_jwk_verifies_an_eddsa_token_signed_with_the_private_half():
     assert jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["EdDSA"]) == {"sub": "agent"}
 
 
-def test_rotation_installs_a_new_key_retires_the_old_one_and_is_audited():
+def test_rotation_installs_a_new_key_retires_the_old_one_and_is_audited(signing_keys):
     old = active_key(Purpose.AUDIT_CHECKPOINT)
     kid, signature = sign(Purpose.AUDIT_CHECKPOINT, b"checkpoint 1")
     out = _call("rotate_signing_key", "audit_checkpoint")
@@ -116,7 +140,7 @@ def test_rotation_installs_a_new_key_retires_the_old_one_and_is_audited():
     }
 
 
-def test_rotation_after_a_leak_marks_the_old_key_compromised():
+def test_rotation_after_a_leak_marks_the_old_key_compromised(signing_keys):
     old = active_key(Purpose.TOKEN)
     kid, signature = sign(Purpose.TOKEN, b"token")
     _call("rotate_signing_key", "token", "--compromised")
@@ -137,7 +161,7 @@ def test_marking_a_key_compromised_needs_an_active_key():
     assert not SigningKey.objects.exists() and not AuditEntry.objects.exists()
 
 
-def test_the_database_keeps_keys_forever_and_their_status_moving_forward_only():
+def test_the_database_keeps_keys_forever_and_their_status_moving_forward_only(signing_keys):
     key = active_key(Purpose.EVIDENCE)
     with pytest.raises(ProgrammingError, match="Cannot delete rows"), transaction.atomic():
         SigningKey.objects.filter(pk=key.pk).delete()

@@ -1,4 +1,7 @@
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from django.db import ProgrammingError, transaction
 
 from audit.models import AuditEntry
@@ -38,3 +41,10 @@ def test_audit_record_refuses_to_run_outside_a_transaction():
     with pytest.raises(AuditError, match="inside the transaction"):
         audit_record(actor=None, action="system.tick")
     assert not AuditEntry.objects.exists()
+
+
+def test_an_empty_trail_verifies(settings, tmp_path):
+    settings.AUDIT_CHECKPOINT_SINK = str(tmp_path / "checkpoints.jsonl")
+    out = StringIO()
+    call_command("verify_audit_trail", stdout=out)
+    assert out.getvalue() == "OK: 0 entries, 0 checkpoints\n"

@@ -27,9 +27,9 @@ def jwks() -> dict:
     return response.json()
 
 
-def test_the_jwks_publishes_the_public_half_of_the_active_token_key_only():
+def test_the_jwks_publishes_the_public_half_of_the_active_token_key_only(signing_keys):
     body = jwks()
-    key = SigningKey.objects.get(purpose="token", status="active")  # created on first use
+    key = SigningKey.objects.get(purpose="token", status="active")  # made by `migrate` (here: the fixture)
     assert body == {
         "keys": [{"kty": "OKP", "crv": "Ed25519", "x": key.public_key, "kid": key.kid, "alg": "EdDSA", "use": "sig"}]
     }

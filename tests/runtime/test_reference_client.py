@@ -126,7 +126,7 @@ def test_a_replayed_assertion_is_refused_as_invalid_grant(live_server, estate, a
 
 
 @pytest.fixture
-def demo_estate():
+def demo_estate(signing_keys):
     ensure_baseline_policy()  # another transactional test may have flushed the migration's version
     call_command("seed_demo", stdout=io.StringIO())  # the test profile writes no demo secrets
 

@@ -1,6 +1,6 @@
 """Everything `make run` does before it starts the servers, in one process (each Django start-up costs
 seconds on a small machine, and a restart must answer quickly): migrate, collect static files when they
-changed, and load the demo data once."""
+changed, make sure every signing key exists, and load the demo data once."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("ensure_signing_keys", verbosity=0)  # migrate does too; this also covers an owner-run one
         marker = Path(settings.STATIC_ROOT) / FINGERPRINT
         wanted = static_fingerprint()
         if not marker.exists() or marker.read_text() != wanted:

@@ -25,7 +25,6 @@ def published_token_keys():
     Compromised keys are never published: their tokens are revoked, and a verifier that only reads the JWKS
     must stop accepting them too."""
     now = timezone.now()
-    signing_keys.active_key(SigningKey.Purpose.TOKEN)  # exists from the first request on
     live = IssuedToken.objects.filter(kid=OuterRef("kid"), expires_at__gt=now)
     max_ttl = timedelta(seconds=max(settings.RUNTIME_TOKEN_TTL, settings.RUNTIME_TOKEN_TTL_CRITICAL))
     return (
