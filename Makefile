@@ -18,9 +18,11 @@ run: check-python
 test: check-python
 	exec $(PYTHON) -m agentiam.devserver test $(ARGS)
 
+# ruff, then the import contracts of pyproject.toml (layering, no cycles); `make test` creates .venv.
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/lint-imports
 
 clean:
 	rm -rf var

@@ -39,6 +39,7 @@ ROLE_LABELS = {
     Role.AUDITOR: "Auditor",
 }
 ALL_ROLES = frozenset(Role)
+ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]  # choice lists of forms and filters
 ROLE_VALUES = tuple(role.value for role in Role)  # the choice list of serializers (one OpenAPI enum)
 # Roles that see everything, read-only at least.
 SEE_EVERYTHING = frozenset({Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.SECURITY_ANALYST, Role.AUDITOR})

@@ -6,13 +6,12 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
-from agentiam.permissions import ROLE_LABELS, Role
+from agentiam.permissions import ROLE_CHOICES
 from identities.models import API_TOKEN_DEFAULT_DAYS, API_TOKEN_MAX_DAYS, PersonStatus
 
 User = get_user_model()
 
 MANAGER_UNKNOWN = "No person has the username {username!r}."
-ROLE_CHOICES = [(role.value, ROLE_LABELS[role]) for role in Role]
 
 
 class PersonForm(forms.Form):

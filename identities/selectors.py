@@ -6,9 +6,8 @@ import django_filters
 from django.contrib.auth.models import Group
 from django.db.models import Prefetch, Q, QuerySet
 
-from agentiam.permissions import Role
+from agentiam.permissions import ROLE_CHOICES, Role
 from audit.models import AuditEntry
-from identities.forms import ROLE_CHOICES
 from identities.models import ApiToken, PersonStatus, Profile
 
 

@@ -14,7 +14,7 @@ from agentiam.permissions import RolePermission
 from identities.runtime import serializers as s
 from identities.runtime import services
 from identities.runtime.models import AssertionKey, DelegationRule, Gateway, OidcIssuer, ProvenanceRule, TrustBundle
-from identities.runtime.views.config import CONFIG_READERS, CONFIG_WRITERS
+from identities.runtime.roles import CONFIG_READERS, CONFIG_WRITERS
 
 
 class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):

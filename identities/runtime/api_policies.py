@@ -15,8 +15,8 @@ from agentiam.api.routers import router
 from agentiam.permissions import RolePermission
 from agentiam.stepup import step_up_required
 from identities.runtime.models import PolicyVersion
+from identities.runtime.roles import POLICY_READERS, POLICY_WRITERS
 from identities.runtime.services import policies as services
-from identities.runtime.views.policies import POLICY_READERS, POLICY_WRITERS
 
 
 class PolicyVersionSerializer(serializers.ModelSerializer):

@@ -15,14 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from agentiam.adapters import call_service, form_status
-from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
+from agentiam.permissions import Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities.errors import Conflict
 from identities.runtime import forms, services
 from identities.runtime import models as m
-
-CONFIG_READERS = SEE_EVERYTHING
-CONFIG_WRITERS = frozenset({Role.ADMINISTRATOR})
+from identities.runtime.roles import CONFIG_READERS, CONFIG_WRITERS
 
 
 def _create_gateway(actor, data, request):

@@ -14,15 +14,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agentiam.adapters import call_service
-from agentiam.permissions import SEE_EVERYTHING, Role, roles_of, roles_required
+from agentiam.permissions import Role, roles_of, roles_required
 from agentiam.stepup import step_up_required
 from identities.errors import Conflict
 from identities.runtime.models import PolicyStatus, PolicyVersion
 from identities.runtime.policy import SYSTEM_REASONS, explanations
+from identities.runtime.roles import POLICY_READERS, POLICY_WRITERS
 from identities.runtime.services import policies as services
-
-POLICY_READERS = SEE_EVERYTHING
-POLICY_WRITERS = frozenset({Role.ADMINISTRATOR})
 
 
 class DraftForm(forms.Form):
