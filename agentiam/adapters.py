@@ -97,12 +97,13 @@ def confirm(
     service: Callable[..., Any],
     success: Callable[[Any], HttpResponse],
     arguments: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    refusal_status: int | None = None,
     **kwargs,
 ) -> HttpResponse:
     """A reason-and-confirm page (revoke, suspend, end, disable; approve, deny, certify): GET shows it, a valid
     POST runs `service(**kwargs, **arguments(cleaned_data), request=request)` — `arguments` defaults to the
     form's cleaned data — and answers `success(result)`; a refusal shows the page again with its reason and
-    its status (400, 403 or 409)."""
+    its status (400, 403 or 409; `refusal_status` instead, for pages that always answered one)."""
     form = form_class(request.POST or None)
     status_code = None
     if request.method == "POST" and form.is_valid():
@@ -110,6 +111,8 @@ def confirm(
         ok, result, status_code = call_service(form, service, **kwargs, **given, request=request)
         if ok:
             return success(result)
+    if status_code and refusal_status:
+        status_code = refusal_status
     return render(request, template, {**context, "form": form}, status=form_status(request, status_code))
 
 

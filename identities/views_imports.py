@@ -10,12 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agentiam.permissions import SEE_EVERYTHING, Role, roles_of, roles_required
+from agentiam.permissions import SEE_EVERYTHING, roles_of, roles_required
 from identities.imports import formats
 from identities.imports.jobs import UploadTooLarge, import_job_create, job_progress
 from identities.models import ImportJob
+from identities.rules import CHANGERS
 
-IMPORTERS = frozenset({Role.ADMINISTRATOR, Role.IDENTITY_OWNER})
+IMPORTERS = CHANGERS  # an import registers and changes identities
 IMPORT_READERS = IMPORTERS | SEE_EVERYTHING
 POLL_SECONDS = 2
 RECENT = 20

@@ -20,6 +20,7 @@ from django.utils import timezone
 from agentiam.digests import Digest
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
+from identities import rules
 from identities.imports import apply, plan_access, plan_credentials, plan_registry, refs, shape
 from identities.imports.context import Importer, Run
 from identities.imports.loader import load_archive
@@ -72,7 +73,7 @@ def importer_for(actor) -> Importer:
     if actor is None:
         return Importer(None)
     roles = roles_of(actor)
-    if not roles & {Role.ADMINISTRATOR, Role.IDENTITY_OWNER}:
+    if not roles & rules.CHANGERS:
         raise PermissionDenied(ERR_IMPORT_ROLE)
     return Importer(actor, admin=Role.ADMINISTRATOR in roles, owner_role=Role.IDENTITY_OWNER in roles)
 

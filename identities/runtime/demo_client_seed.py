@@ -20,7 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from jwt.algorithms import OKPAlgorithm
 
-from identities.errors import Conflict
+from agentiam.errors import Conflict
 from identities.models import Identity
 from identities.runtime import services as runtime
 from identities.runtime.credentials import credential_matches

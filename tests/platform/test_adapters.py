@@ -15,7 +15,6 @@ from rest_framework.views import APIView
 
 from agentiam import adapters
 from agentiam.errors import Conflict, invalid
-from identities import errors as identities_errors
 
 
 class ReasonForm(forms.Form):
@@ -125,7 +124,3 @@ def test_other_exceptions_pass_through_unchanged():
     assert adapters.api_error(error) is error
     bare = PermissionDenied()
     assert adapters.api_error(bare) is bare  # DRF's own 403 text then
-
-
-def test_identities_errors_are_the_shared_types():
-    assert identities_errors.Conflict is Conflict and identities_errors.invalid is invalid

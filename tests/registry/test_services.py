@@ -7,9 +7,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
+from agentiam.errors import Conflict
 from audit.models import AuditEntry
 from identities import services
-from identities.errors import Conflict
 from identities.models import Credential, Entitlement, Grant, Identity, Ownership, RiskException, Task
 from identities.runtime.services import ending
 from tests.cast import make_person

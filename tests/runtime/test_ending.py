@@ -12,9 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from agentiam.errors import Conflict
 from audit.models import AuditEntry
 from identities import services as registry
-from identities.errors import Conflict
 from identities.imports.runner import registry_import
 from identities.models import Entitlement, Grant, Task
 from identities.runtime import services as runtime

@@ -18,9 +18,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agentiam.errors import Conflict, invalid
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
-from identities.errors import Conflict, invalid
 from identities.runtime.models import PolicyDecision, PolicyStatus, PolicyVersion
 from identities.runtime.policy import SYSTEM_REASONS, RecordedDecision, explanations, replay, validate
 

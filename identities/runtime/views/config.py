@@ -14,10 +14,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from agentiam.adapters import call_service, form_status
+from agentiam.adapters import call_service, confirm, form_status
+from agentiam.errors import Conflict
 from agentiam.permissions import Role, has_role, roles_required
 from agentiam.tables import Column, Table
-from identities.errors import Conflict
 from identities.runtime import forms, services
 from identities.runtime import models as m
 from identities.runtime.roles import CONFIG_READERS, CONFIG_WRITERS
@@ -167,17 +167,14 @@ def config_create(request, kind: str):
 def config_disable(request, kind: str, uuid):
     kind = _kind(kind)
     row = get_object_or_404(kind.model.objects.select_related(*kind.related), uuid=uuid)
-    form = forms.DisableForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        ok, _row, _status = call_service(
-            form, services.config_disable, row=row, actor=request.user, reason=form.cleaned_data["reason"],
-            request=request,
-        )  # fmt: skip
-        if ok:
-            messages.success(request, f"The {kind.singular} “{row}” was disabled.")
-            return redirect(f"runtime:{kind.slug}")
-    context = {"kind": kind, "row": row, "form": form}
-    return render(request, "runtime/config_disable.html", context, status=form_status(request))
+
+    def disabled(_row):
+        messages.success(request, f"The {kind.singular} “{row}” was disabled.")
+        return redirect(f"runtime:{kind.slug}")
+
+    return confirm(request, "runtime/config_disable.html", {"kind": kind, "row": row}, form_class=forms.DisableForm,
+                   service=services.config_disable, success=disabled, refusal_status=400, row=row,
+                   actor=request.user)  # fmt: skip
 
 
 @roles_required(CONFIG_WRITERS)

@@ -14,9 +14,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from agentiam.adapters import call_service
+from agentiam.errors import Conflict
 from agentiam.permissions import Role, roles_of, roles_required
 from agentiam.stepup import step_up_required
-from identities.errors import Conflict
 from identities.runtime.models import PolicyStatus, PolicyVersion
 from identities.runtime.policy import SYSTEM_REASONS, explanations
 from identities.runtime.roles import POLICY_READERS, POLICY_WRITERS

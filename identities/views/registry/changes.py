@@ -7,7 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from agentiam.adapters import call_service, done, form_status
+from agentiam.adapters import call_service, confirm, done, form_status
 from agentiam.permissions import Role, roles_required
 from identities import services
 from identities.forms_registry import (
@@ -99,23 +99,16 @@ def owner_assign(request, uuid):
 def owner_end(request, uuid, ownership):
     identity = identity_or_404(request, uuid, "change")
     record = get_object_or_404(current_ownerships().filter(identity=identity).select_related("person"), uuid=ownership)
-    form = ReasonForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, _record, status = call_service(
-            form,
-            services.ownership_end,
-            ownership=record,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            request=request,
-        )
-        if ok:
-            name = record.person.get_full_name() or record.person.username
-            messages.success(request, f"{name} no longer owns {identity.name}.")
-            still_visible = Identity.objects.restrict(request.user, "view").filter(pk=identity.pk).exists()
-            return done(request, identity_url(identity, "owners") if still_visible else reverse("identities"))
-    return _page(request, "registry/owner_end.html", identity, form, status, ownership=record)
+
+    def ended(_ownership):
+        name = record.person.get_full_name() or record.person.username
+        messages.success(request, f"{name} no longer owns {identity.name}.")
+        still_visible = Identity.objects.restrict(request.user, "view").filter(pk=identity.pk).exists()
+        return done(request, identity_url(identity, "owners") if still_visible else reverse("identities"))
+
+    context = {"identity": identity, "can": abilities(request, identity), "ownership": record}
+    return confirm(request, "registry/owner_end.html", context, form_class=ReasonForm, service=services.ownership_end,
+                   success=ended, ownership=record, actor=request.user)  # fmt: skip
 
 
 # --- identifiers ------------------------------------------------------------------------------------------------
@@ -185,21 +178,15 @@ def credential_revocation(request, uuid, credential):
     """Ask for a credential's revocation: it counts as revoked only once the holder confirms."""
     identity = identity_or_404(request, uuid, "change")
     record = _credential(identity, credential)
-    form = ReasonForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, _record, status = call_service(
-            form,
-            services.credential_request_revocation,
-            credential=record,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            request=request,
-        )
-        if ok:
-            messages.success(request, f"Revocation of “{record.name}” is requested. Confirm it once it is done.")
-            return done(request, identity_url(identity, "credentials"))
-    return _page(request, "registry/credential_revoke.html", identity, form, status, credential=record)
+
+    def requested(_credential):
+        messages.success(request, f"Revocation of “{record.name}” is requested. Confirm it once it is done.")
+        return done(request, identity_url(identity, "credentials"))
+
+    context = {"identity": identity, "can": abilities(request, identity), "credential": record}
+    return confirm(request, "registry/credential_revoke.html", context, form_class=ReasonForm,
+                   service=services.credential_request_revocation, success=requested, credential=record,
+                   actor=request.user)  # fmt: skip
 
 
 @roles_required(CHANGERS)

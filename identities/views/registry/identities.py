@@ -70,7 +70,7 @@ def _list(request, queryset, *, mine: bool):
         "table": table,
         "mine": mine,
         "flag_labels": FLAG_LABELS,
-        "can_create": has_role(request.user, Role.ADMINISTRATOR, Role.IDENTITY_OWNER),
+        "can_create": has_role(request.user, *CHANGERS),
         "can_transfer": admin and not mine,
     }
     template = "registry/identity_list.html#table" if partial else "registry/identity_list.html"

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from agentiam.adapters import call_service, done, form_status
+from agentiam.adapters import call_service, confirm, done, form_status
 from agentiam.permissions import roles_required
 from agentiam.stepup import step_up_required
 from identities import services
@@ -75,19 +75,12 @@ def identity_resume(request, uuid):
     identity = identity_or_404(request, uuid)
     can = abilities(request, identity)
     require(can.may(Right.RESUME), ERR_RESUME_ROLE)
-    form = ReasonForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, _identity, status = call_service(
-            form,
-            services.identity_resume,
-            identity=identity,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            request=request,
-        )
-        if ok:
-            messages.success(request, f"{identity.name} is active again. Nothing was restored: grant access anew.")
-            return done(request, identity_url(identity))
-    context = {"identity": identity, "form": form, "can": can}
-    return render(request, "registry/identity_resume.html", context, status=form_status(request, status))
+
+    def resumed(_identity):
+        messages.success(request, f"{identity.name} is active again. Nothing was restored: grant access anew.")
+        return done(request, identity_url(identity))
+
+    context = {"identity": identity, "can": can}
+    return confirm(request, "registry/identity_resume.html", context, form_class=ReasonForm,
+                   service=services.identity_resume, success=resumed, identity=identity,
+                   actor=request.user)  # fmt: skip
