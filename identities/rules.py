@@ -34,6 +34,7 @@ __all__ = [
     "gate",
     "may",
     "offer",
+    "sees_every_identity",
     "where",
 ]
 
@@ -230,13 +231,14 @@ class Rule:
     needs_active: bool | None = None  # pages offer it only on an active (True) or inactive (False) identity
 
 
+SEES_ALL = HasRole(SEE_EVERYTHING)
 OWNER = role(Role.IDENTITY_OWNER) & Owns()
 ADMIN_NOT_OWNER = role(Role.ADMINISTRATOR) & ~Owns()
 # Separation of duties: administrators change identities they do not own; owners change their own.
 MAY_CHANGE = OWNER | ADMIN_NOT_OWNER
 
 RULES: dict[Right, Rule] = {
-    Right.VIEW: Rule(HasRole(SEE_EVERYTHING) | OWNER | (role(Role.MANAGER) & ManagesAnOwner()), ERR_NOT_VISIBLE),
+    Right.VIEW: Rule(SEES_ALL | OWNER | (role(Role.MANAGER) & ManagesAnOwner()), ERR_NOT_VISIBLE),
     Right.CHANGE: Rule(MAY_CHANGE, ERR_NOT_OWNER),
     Right.GRANT_READ: Rule(MAY_CHANGE, ERR_NOT_OWNER, needs_active=True),
     Right.GRANT_PRIVILEGED: Rule(
@@ -274,6 +276,11 @@ def offer(right: Right | str, standing: Standing, *, active: bool) -> bool:
 def where(right: Right | str, roles: frozenset[Role], relations: Relations) -> Fold:
     """The identities on which a person with `roles` has `right`: True (all), False (none) or a Q."""
     return RULES[Right(right)].allow.fold(frozenset(roles), relations)
+
+
+def sees_every_identity(roles: frozenset[Role]) -> bool:
+    """The part of VIEW that roles alone decide: lists may then skip the identity filter altogether."""
+    return SEES_ALL.holds(Standing(frozenset(roles)))
 
 
 _SAMPLE_OWNERSHIPS = (frozenset(), frozenset({ACCOUNTABLE}), frozenset({"technical"}))

@@ -9,14 +9,14 @@ from rest_framework import viewsets
 from rest_framework.permissions import SAFE_METHODS
 
 from agentiam.adapters import ServiceErrors
-from agentiam.permissions import SEE_EVERYTHING, RolePermission, roles_of
+from agentiam.permissions import RolePermission, roles_of
 from identities.models import Identity
-from identities.rules import CHANGERS, READERS
+from identities.rules import CHANGERS, READERS, sees_every_identity
 
 
 def visible_identities(user) -> QuerySet[Identity] | None:
     """The identities `user` may see, or None when that is all of them (no filter needed)."""
-    if roles_of(user) & SEE_EVERYTHING:
+    if sees_every_identity(roles_of(user)):
         return None
     return Identity.objects.restrict(user, "view")
 

@@ -17,9 +17,10 @@ from typing import IO
 
 from django.db import connection, transaction
 
-from agentiam.permissions import SEE_EVERYTHING, roles_of
+from agentiam.permissions import roles_of
 from identities.imports import formats
 from identities.models import Identity
+from identities.rules import sees_every_identity
 
 REF = "COALESCE({t}.external_id::text, {t}.uuid::text)"
 BOOL = "CASE WHEN {c} THEN 'true' ELSE 'false' END"
@@ -97,7 +98,7 @@ QUERIES = {
 def _visible_ids(cursor, actor) -> None:
     cursor.execute("DROP TABLE IF EXISTS pg_temp.exp_ids")
     cursor.execute("CREATE TEMPORARY TABLE exp_ids (id bigint PRIMARY KEY)")
-    if actor is None or roles_of(actor) & SEE_EVERYTHING:
+    if actor is None or sees_every_identity(roles_of(actor)):
         cursor.execute("INSERT INTO exp_ids SELECT id FROM identities_identity")
     else:
         sql, params = Identity.objects.restrict(actor, "view").values_list("id").query.sql_with_params()

@@ -101,6 +101,15 @@ def test_the_role_sets_views_declare_come_from_the_rules():
     assert rules.gate(Right.VIEW) - SEE_EVERYTHING == {IO, M}
 
 
+@pytest.mark.parametrize("role", list(Role))
+def test_roles_alone_decide_every_identity_is_visible_only_for_the_see_everything_roles(role):
+    everything = rules.sees_every_identity(frozenset({role}))
+    assert everything == (role in SEE_EVERYTHING)
+    assert rules.where(Right.VIEW, frozenset({role}), rules.Relations(lambda r: None, lambda: None)) is True or (
+        not everything
+    )
+
+
 def test_the_accountable_ownership_role_is_the_models_one():
     assert rules.ACCOUNTABLE == OwnershipRole.ACCOUNTABLE
 

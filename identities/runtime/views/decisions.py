@@ -10,9 +10,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from agentiam.permissions import ALL_ROLES, SEE_EVERYTHING, roles_of, roles_required
+from agentiam.permissions import ALL_ROLES, roles_of, roles_required
 from agentiam.tables import Column, Table
 from identities.models import Identity
+from identities.rules import sees_every_identity
 from identities.runtime.decision_ids import decided_at_bounds
 from identities.runtime.filters import DecisionFilter
 from identities.runtime.models import PolicyDecision, PolicyStatus, PolicyVersion
@@ -24,7 +25,7 @@ DECISION_READERS = ALL_ROLES  # owners and managers see the decisions about iden
 
 def decisions_visible_to(user) -> QuerySet[PolicyDecision]:
     queryset = PolicyDecision.objects.select_related("identity", "gateway")
-    if roles_of(user) & SEE_EVERYTHING:
+    if sees_every_identity(roles_of(user)):
         return queryset
     return queryset.filter(identity__in=Identity.objects.restrict(user).values("pk"))
 
