@@ -179,14 +179,7 @@ class All(Condition):
         return all(part.holds(standing) for part in self.parts)
 
     def fold(self, roles, relations) -> Fold:
-        queries = []
-        for part in self.parts:
-            folded = part.fold(roles, relations)
-            if folded is False:
-                return False
-            if folded is not True:
-                queries.append(folded)
-        return _combine(queries, Q.__and__, empty=True)
+        return _fold(self.parts, roles, relations, decisive=False, op=Q.__and__)
 
 
 @dataclass(frozen=True)
@@ -197,19 +190,21 @@ class Either(Condition):
         return any(part.holds(standing) for part in self.parts)
 
     def fold(self, roles, relations) -> Fold:
-        queries = []
-        for part in self.parts:
-            folded = part.fold(roles, relations)
-            if folded is True:
-                return True
-            if folded is not False:
-                queries.append(folded)
-        return _combine(queries, Q.__or__, empty=False)
+        return _fold(self.parts, roles, relations, decisive=True, op=Q.__or__)
 
 
-def _combine(queries: list[Q], op, *, empty: bool) -> Fold:
+def _fold(parts, roles, relations, *, decisive: bool, op) -> Fold:
+    """AND (decisive False) or OR (decisive True) of the parts: a part that folds to `decisive` decides it,
+    one that folds to the other constant drops out, the rest are combined with `op`."""
+    queries = []
+    for part in parts:
+        folded = part.fold(roles, relations)
+        if folded is decisive:
+            return decisive
+        if not isinstance(folded, bool):
+            queries.append(folded)
     if not queries:
-        return empty
+        return not decisive
     combined = queries[0]
     for query in queries[1:]:
         combined = op(combined, query)
