@@ -21,9 +21,9 @@ from identities.models import ImportJob
 from identities.rules import CHANGERS, READERS
 
 from . import inputs
+from .access_serializers import ImportJobSerializer
 from .base import RegistryViewSet
 from .filters import ImportJobFilter
-from .serializers import ImportJobSerializer
 
 TRUE = ("1", "true", "yes", "on")
 

@@ -19,9 +19,7 @@ from identities.rules import ADMINISTRATORS, SUSPENDERS, Right
 from identities.runtime.services import ending
 
 from . import inputs
-from .base import RegistryViewSet, held_by_visible, scoped, visible_identities
-from .filters import CredentialFilter, EntitlementApiFilter, RiskExceptionFilter, TaskFilter
-from .serializers import (
+from .access_serializers import (
     CredentialSerializer,
     EntitlementSerializer,
     RiskExceptionSerializer,
@@ -29,6 +27,8 @@ from .serializers import (
     TaskSerializer,
     ToolSerializer,
 )
+from .base import RegistryViewSet, held_by_visible, scoped, visible_identities
+from .filters import CredentialFilter, EntitlementApiFilter, RiskExceptionFilter, TaskFilter
 
 
 @extend_schema_view(

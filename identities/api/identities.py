@@ -18,6 +18,7 @@ from identities.rules import CHANGERS, SUSPENDERS
 from identities.runtime.services import ending
 
 from . import inputs
+from .access_serializers import WorkflowSerializer
 from .base import RegistryViewSet, scoped, visible_identities
 from .filters import AcceptableUseFilter, IdentifierFilter, IdentityApiFilter, OwnershipFilter, WorkflowFilter
 from .serializers import (
@@ -26,7 +27,6 @@ from .serializers import (
     IdentityDetailSerializer,
     IdentitySerializer,
     OwnershipSerializer,
-    WorkflowSerializer,
 )
 
 STEP_UP_NOTE = (
