@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from agentiam.adapters import call_service, form_status
+from agentiam.adapters import call_service, confirm, form_status
 from agentiam.permissions import ROLE_LABELS, SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.stepup import step_up_required
 from identities import services
@@ -111,27 +111,23 @@ def person_status(request, uuid):
     """Disable (or mark departed) an active person, or enable an inactive one, after confirmation."""
     profile = _person(request, uuid)
     enabling = profile.status != PersonStatus.ACTIVE
-    form = (EnableForm if enabling else DisableForm)(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        service = services.person_enable if enabling else services.person_disable
-        ok, _profile, status = call_service(
-            form, service, actor=request.user, profile=profile, request=request, **form.cleaned_data
-        )
-        if ok:
-            if enabling:
-                messages.success(request, f"{profile} can sign in again.")
-            else:
-                messages.success(request, f"{profile} is {form.cleaned_data['status']}: signed out and tokens revoked.")
-            return redirect("person", uuid=profile.uuid)
+
+    def changed(changed_profile):
+        if enabling:
+            messages.success(request, f"{profile} can sign in again.")
+        else:
+            messages.success(request, f"{profile} is {changed_profile.status}: signed out and tokens revoked.")
+        return redirect("person", uuid=profile.uuid)
+
     context = {
         "profile": profile,
-        "form": form,
         "enabling": enabling,
         "is_self": profile.user_id == request.user.pk,
         "tokens_active": tokens_of(profile.user).filter(revoked_at__isnull=True).count(),
     }
-    return render(request, "people/status.html", context, status=form_status(request, status))
+    return confirm(request, "people/status.html", context, form_class=EnableForm if enabling else DisableForm,
+                   service=services.person_enable if enabling else services.person_disable, success=changed,
+                   actor=request.user, profile=profile)  # fmt: skip
 
 
 def _role_change(request, uuid, *, granting: bool):
