@@ -16,7 +16,7 @@ from django.utils import timezone
 from agentiam.permissions import Role
 from identities import services
 from identities.models import Identity, PersonStatus, Profile, System, Tool, Workflow
-from identities.services.identity import _identity_suspend
+from identities.runtime.services.ending import identity_suspend
 
 DEMO_PREFIX = "demo:"
 TRUST_DOMAIN = "acme.example"
@@ -606,9 +606,7 @@ def seed(password: str) -> list[str]:
             external_id=f"{DEMO_PREFIX}credential:{name}",
         )
 
-    # The registry's own write: the demo has issued no tokens yet (the runtime's seeds run later), and
-    # identities may not import the runtime that revokes them (identities.runtime.services.identity_suspend).
-    _identity_suspend(
+    identity_suspend(
         identity=identities["security-web-researcher"],
         actor=analyst,
         reason="Unexpected egress to a paste site; under investigation (SEC-311)",

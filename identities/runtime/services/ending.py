@@ -9,8 +9,6 @@ statement; if the registry refuses (already ended, not allowed), the transaction
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from django.db import transaction
 
 from identities.models import Entitlement, Grant, Identity, Task
@@ -67,29 +65,19 @@ def entitlement_revoke(*, entitlement: Entitlement, actor, reason: str, request=
 
 
 @transaction.atomic
-def entitlement_replace(
-    *,
-    entitlement: Entitlement,
-    actor,
-    scope: dict | None = None,
-    expires_at: datetime | None = None,
-    reason: str,
-    request=None,
-    **grant_kwargs,
-) -> Entitlement:
-    """Revoke and grant anew; tokens that relied on the old entitlement end (the new one may be narrower)."""
+def entitlement_replace(*, entitlement: Entitlement, actor, reason: str, request=None, **changes) -> Entitlement:
+    """Revoke and grant anew (`changes`: scope, expires_at and the exception fields, as the registry's
+    replacement takes them); tokens that relied on the old entitlement end, the new one may be narrower."""
     revoked = tokens_revoke_relying_on(
         entitlements=[entitlement.pk], reason=f"entitlement replaced: {reason}", actor_label=_label(actor)
     )
     return _entitlement_replace(
         entitlement=entitlement,
         actor=actor,
-        scope=scope,
-        expires_at=expires_at,
         reason=reason,
         request=request,
         audit_extra={"tokens_revoked": revoked},
-        **grant_kwargs,
+        **changes,
     )
 
 
