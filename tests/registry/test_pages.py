@@ -16,7 +16,7 @@ from agentiam.permissions import Role
 from agentiam.stepup import SESSION_AT, SESSION_USER
 from audit.models import AuditEntry
 from identities import services
-from identities.forms_registry import ERR_DIGEST, ERR_NOT_FINGERPRINT, ERR_SCOPE_BOTH
+from identities.forms import ERR_DIGEST, ERR_NOT_FINGERPRINT, ERR_SCOPE_BOTH
 from identities.models import (
     AcceptableUse,
     Credential,

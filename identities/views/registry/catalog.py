@@ -14,7 +14,7 @@ from agentiam.permissions import Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
 from identities.filters import EntitlementStateFilter, SystemFilter, ToolFilter
-from identities.forms_registry import SystemForm, ToolForm
+from identities.forms import SystemForm, ToolForm
 from identities.models import Entitlement, System, Tool
 from identities.models.registry import Identity
 from identities.rules import READERS

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from agentiam.adapters import call_service, confirm, done, form_status
 from agentiam.permissions import Role, roles_required
 from identities import services
-from identities.forms_registry import (
+from identities.forms import (
     AcceptableUseForm,
     CredentialForm,
     CredentialResolveForm,

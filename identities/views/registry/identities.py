@@ -15,7 +15,7 @@ from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
 from identities.filters import IdentityFilter, search_identities
-from identities.forms_registry import BulkTransferForm, IdentityForm
+from identities.forms import BulkTransferForm, IdentityForm
 from identities.models import OwnershipRole
 from identities.models.registry import Identity, current_ownerships
 from identities.rules import CHANGERS, READERS

@@ -11,7 +11,7 @@ from agentiam.adapters import call_service, confirm, done, form_status
 from agentiam.permissions import roles_required
 from agentiam.stepup import step_up_required
 from identities import services
-from identities.forms_registry import ReasonForm
+from identities.forms import ReasonForm
 from identities.rules import RESUMERS, SUSPENDERS, Right
 from identities.runtime.services import ending
 from identities.services import ERR_RESUME_ROLE, ERR_SUSPEND_ROLE

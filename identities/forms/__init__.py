@@ -1,0 +1,82 @@
+"""identities' forms: they shape and check input; the services decide and write. One module per page
+family — `people` (persons, roles, one's API tokens), `identities` (identities, acceptable use, ownership,
+identifiers, reasons), `access` (entitlements, exceptions, risk tier), `credentials`, `catalog` (systems and
+tools) — on `base` (widgets, messages, the label style, the person picker). Import from here."""
+
+from .access import (
+    EntitlementGrantForm,
+    EntitlementReplaceForm,
+    ExceptionFieldsMixin,
+    ExceptionForm,
+    ScopeMixin,
+    TierOverrideForm,
+)
+from .base import (
+    DATETIME_WIDGET,
+    ERR_CHOOSE_IDENTITIES,
+    ERR_COMMIT,
+    ERR_DIGEST,
+    ERR_NOT_FINGERPRINT,
+    ERR_NOT_TRANSFERABLE,
+    ERR_PARENT_UNKNOWN,
+    ERR_PERSON_ONLY_HUMAN,
+    ERR_SCOPE_BOTH,
+    ERR_SCOPE_DUPLICATE,
+    ERR_SCOPE_JSON,
+    ERR_SCOPE_ROW,
+    OWNER_READ_ONLY_HELP,
+    PARENT_SELECT_LIMIT,
+    REASON_WIDGET,
+    SCOPE_ALIASES,
+    SCOPE_ROWS,
+    Form,
+    PersonField,
+)
+from .catalog import SystemForm, ToolForm
+from .credentials import CredentialForm, CredentialResolveForm
+from .identities import AcceptableUseForm, BulkTransferForm, IdentifierForm, IdentityForm, OwnershipForm, ReasonForm
+from .people import MANAGER_UNKNOWN, DisableForm, EnableForm, PersonForm, RoleForm, TokenForm
+
+__all__ = [
+    "DATETIME_WIDGET",
+    "ERR_CHOOSE_IDENTITIES",
+    "ERR_COMMIT",
+    "ERR_DIGEST",
+    "ERR_NOT_FINGERPRINT",
+    "ERR_NOT_TRANSFERABLE",
+    "ERR_PARENT_UNKNOWN",
+    "ERR_PERSON_ONLY_HUMAN",
+    "ERR_SCOPE_BOTH",
+    "ERR_SCOPE_DUPLICATE",
+    "ERR_SCOPE_JSON",
+    "ERR_SCOPE_ROW",
+    "MANAGER_UNKNOWN",
+    "OWNER_READ_ONLY_HELP",
+    "PARENT_SELECT_LIMIT",
+    "REASON_WIDGET",
+    "SCOPE_ALIASES",
+    "SCOPE_ROWS",
+    "AcceptableUseForm",
+    "BulkTransferForm",
+    "CredentialForm",
+    "CredentialResolveForm",
+    "DisableForm",
+    "EnableForm",
+    "EntitlementGrantForm",
+    "EntitlementReplaceForm",
+    "ExceptionFieldsMixin",
+    "ExceptionForm",
+    "Form",
+    "IdentifierForm",
+    "IdentityForm",
+    "OwnershipForm",
+    "PersonField",
+    "PersonForm",
+    "ReasonForm",
+    "RoleForm",
+    "ScopeMixin",
+    "SystemForm",
+    "TierOverrideForm",
+    "TokenForm",
+    "ToolForm",
+]
