@@ -476,7 +476,7 @@ USE_TZ = True
 REST_FRAMEWORK = {
     # The token class comes first: the first class supplies WWW-Authenticate, so anonymous calls get 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "identities.authentication.ApiTokenAuthentication",
+        "identities.api_tokens.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

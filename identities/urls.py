@@ -3,9 +3,8 @@ from django.urls import path
 from agentiam.dashboard import Panel, register_panel
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import SEE_EVERYTHING, Role
-from identities import views_imports
 from identities.rules import READERS
-from identities.views import people, profile
+from identities.views import imports, people, profile
 from identities.views.registry import access, catalog, changes, dashboard, identities, lifecycle, lookup
 
 urlpatterns = [
@@ -61,17 +60,17 @@ urlpatterns += [
     path("tools/<uuid:uuid>/edit/", catalog.tool_edit, name="tool_edit"),
 ]
 
-# Registry import and export (identities/views_imports.py).
+# Registry import and export (identities/views/imports.py).
 urlpatterns += [
-    path("registry/imports/", views_imports.import_list, name="imports"),
-    path("registry/imports/<uuid:uuid>/", views_imports.import_job, name="import_job"),
+    path("registry/imports/", imports.import_list, name="imports"),
+    path("registry/imports/<uuid:uuid>/", imports.import_job, name="import_job"),
 ]
 
 register(NavEntry("Identities", "All identities", "identities", READERS))
 register(NavEntry("Identities", "My identities", "identity_mine", frozenset({Role.IDENTITY_OWNER})))
 register(NavEntry("Access", "Systems", "systems", READERS))
 register(NavEntry("Access", "Tools", "tools", READERS))
-register(NavEntry("Identities", "Import and export", "imports", views_imports.IMPORT_READERS))
+register(NavEntry("Identities", "Import and export", "imports", imports.IMPORT_READERS))
 register(NavEntry("Administration", "People", "people", SEE_EVERYTHING))
 register(NavEntry("Account", "My profile", "my_profile", None))
 register_panel(Panel("registry", "registry/dashboard_panel.html", READERS, dashboard.registry_panel, order=5))

@@ -1,4 +1,4 @@
-"""Gateway credentials: `aiamgw_<prefix>_<secret>`, kept only as a keyed hash (identities.tokens' helpers).
+"""Gateway credentials: `aiamgw_<prefix>_<secret>`, kept only as a keyed hash (identities.api_tokens' helpers).
 
 The prefix (12 hex characters) finds the gateway; the digest is checked in constant time, under the current
 SECRET_KEY or a fallback, exactly like personal API tokens.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 
-from identities.tokens import NewSecret, digest_matches, token_digest
+from identities.api_tokens import NewSecret, digest_matches, token_digest
 
 GATEWAY_PREFIX = "aiamgw"
 _PREFIX_LENGTH = 12

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from agentiam.permissions import Role, forget_roles, has_role, roles_of
 from audit.trail import audit_record
+from identities.api_tokens import new_secret
 from identities.models import (
     API_TOKEN_DEFAULT_DAYS,
     API_TOKEN_MAX_DAYS,
@@ -24,7 +25,6 @@ from identities.models import (
 )
 from identities.services.refresh import identities_refresh_owned_by
 from identities.sessions import end_sessions_of
-from identities.tokens import new_secret
 
 User = get_user_model()
 

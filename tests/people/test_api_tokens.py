@@ -16,9 +16,8 @@ from playwright.sync_api import expect
 
 from audit.models import AuditEntry
 from identities import services
-from identities.authentication import INVALID_TOKEN
+from identities.api_tokens import INVALID_TOKEN, token_digest
 from identities.models import ApiToken, PersonStatus
-from identities.tokens import token_digest
 from tests.cast import EVERYONE, check_access, make_person
 from tests.support import sign_in
 

@@ -115,7 +115,7 @@ def auditor(cast):
 
 def test_the_token_class_comes_first_so_anonymous_calls_get_401():
     assert settings.REST_FRAMEWORK["DEFAULT_AUTHENTICATION_CLASSES"][0] == (
-        "identities.authentication.ApiTokenAuthentication"
+        "identities.api_tokens.ApiTokenAuthentication"
     )
 
 

@@ -22,9 +22,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agentiam.permissions import Role
+from identities.views.imports import RECENT as RECENT_IMPORTS
 from identities.views.people import PAGE_SIZE as PEOPLE_PAGE_SIZE
 from identities.views.registry.lookup import MAX_MATCHES
-from identities.views_imports import RECENT as RECENT_IMPORTS
 from tests import factories as f
 from tests.platform.test_permissions_declared import endpoints
 

@@ -50,7 +50,7 @@ class Gateway(ConfigRow):
     """An enforcement point: a service-account identity, the audiences it serves, its credential's keyed hash.
 
     The credential (`aiamgw_<prefix>_<secret>`) is shown once; `prefix` finds the row and `digest` is an
-    HMAC of the whole credential (identities.tokens), so the database never holds it."""
+    HMAC of the whole credential (identities.api_tokens), so the database never holds it."""
 
     name = models.CharField(max_length=200, unique=True)
     identity = models.OneToOneField(Identity, on_delete=models.PROTECT, related_name="gateway")

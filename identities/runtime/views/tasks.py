@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from agentiam.adapters import ServiceErrors
 from identities import rules
-from identities.authentication import ApiTokenAuthentication
+from identities.api_tokens import ApiTokenAuthentication
 from identities.models import Identity, Task
 from identities.models.registry import standing
 from identities.rules import Right
