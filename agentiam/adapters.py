@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -98,12 +99,18 @@ def confirm(
     success: Callable[[Any], HttpResponse],
     arguments: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     refusal_status: int | None = None,
+    partial: str | None = None,
+    stale: str | None = None,
     **kwargs,
 ) -> HttpResponse:
     """A reason-and-confirm page (revoke, suspend, end, disable; approve, deny, certify): GET shows it, a valid
     POST runs `service(**kwargs, **arguments(cleaned_data), request=request)` — `arguments` defaults to the
     form's cleaned data — and answers `success(result)`; a refusal shows the page again with its reason and
-    its status (400, 403 or 409; `refusal_status` instead, for pages that always answered one)."""
+    its status (400, 403 or 409; `refusal_status` instead, for pages that always answered one).
+
+    Posted inline by htmx, a refusal renders `partial` (the panel the form came from) instead of the page;
+    with `stale` (the page's URL), a state conflict (409) sends the browser back to that page with the reason,
+    since all of it is out of date."""
     form = form_class(request.POST or None)
     status_code = None
     if request.method == "POST" and form.is_valid():
@@ -113,6 +120,11 @@ def confirm(
             return success(result)
     if status_code and refusal_status:
         status_code = refusal_status
+    if request.htmx and request.method == "POST" and partial:
+        if status_code == 409 and stale:
+            messages.error(request, " ".join(form.non_field_errors()))
+            return done(request, stale)
+        template = partial
     return render(request, template, {**context, "form": form}, status=form_status(request, status_code))
 
 

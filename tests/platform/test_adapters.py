@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from django import forms
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.test import RequestFactory
 from django_htmx.middleware import HtmxDetails
 from rest_framework.response import Response
@@ -124,3 +125,84 @@ def test_other_exceptions_pass_through_unchanged():
     assert adapters.api_error(error) is error
     bare = PermissionDenied()
     assert adapters.api_error(bare) is bare  # DRF's own 403 text then
+
+
+# --- the reason-and-confirm page --------------------------------------------------------------------------------
+
+PAGES = {
+    "page.html": (
+        "page:{{ thing }}:{% for e in form.non_field_errors %}{{ e }}{% endfor %}"
+        "{% for e in form.reason.errors %}{{ e }}{% endfor %}"
+    ),
+    "panel.html": "panel:{% for e in form.non_field_errors %}{{ e }}{% endfor %}",
+}
+
+
+@pytest.fixture
+def pages(settings):
+    settings.TEMPLATES = [
+        {
+            "BACKEND": "django.template.backends.django.DjangoTemplates",
+            "OPTIONS": {"loaders": [("django.template.loaders.locmem.Loader", PAGES)]},
+        }
+    ]
+
+
+def confirm_request(method: str, data=None, *, htmx_on=False):
+    factory = RequestFactory()
+    headers = {"HX-Request": "true"} if htmx_on else {}
+    request = factory.post("/", data or {}, headers=headers) if method == "POST" else factory.get("/")
+    request._messages = CookieStorage(request)
+    return htmx(request, htmx_on)
+
+
+def run_confirm(request, service, **options):
+    return adapters.confirm(
+        request,
+        "page.html",
+        {"thing": "T"},
+        form_class=ReasonForm,
+        service=service,
+        success=lambda result: HttpResponse(f"done:{result}"),
+        **options,
+    )
+
+
+def test_confirm_shows_the_page_and_runs_the_service_with_the_reason(pages):
+    shown = run_confirm(confirm_request("GET"), refuse(Conflict("never called")))
+    assert (shown.status_code, shown.content) == (200, b"page:T:")
+    seen = {}
+    ran = run_confirm(confirm_request("POST", {"reason": "spill"}), lambda **kw: seen.update(kw) or "ok", row=7)
+    assert ran.content == b"done:ok"
+    assert seen["reason"] == "spill" and seen["row"] == 7 and seen["request"] is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "options", "status"),
+    [
+        (PermissionDenied("Not yours."), {}, 403),
+        (Conflict("Already disabled."), {}, 409),
+        (Conflict("Already disabled."), {"refusal_status": 400}, 400),
+    ],
+)
+def test_confirm_shows_a_refusal_on_the_page_with_its_status(pages, error, options, status):
+    answer = run_confirm(confirm_request("POST", {"reason": "x"}), refuse(error), **options)
+    assert answer.status_code == status
+    assert str(error) in answer.content.decode()
+
+
+def test_confirm_without_a_reason_never_calls_the_service(pages):
+    answer = run_confirm(confirm_request("POST", {"reason": ""}), refuse(Conflict("never called")))
+    assert answer.status_code == 400 and "required" in answer.content.decode()
+
+
+def test_confirm_inline_refusals_render_the_panel_and_a_conflict_reloads_the_page(pages):
+    panel = run_confirm(
+        confirm_request("POST", {"reason": "x"}, htmx_on=True), refuse(PermissionDenied("Not yours.")),
+        partial="panel.html", stale="/identities/x/",
+    )  # fmt: skip
+    assert (panel.status_code, panel.content) == (403, b"panel:Not yours.")
+    request = confirm_request("POST", {"reason": "x"}, htmx_on=True)
+    stale = run_confirm(request, refuse(Conflict("Already suspended.")), partial="panel.html", stale="/identities/x/")
+    assert (stale.status_code, stale["HX-Redirect"]) == (204, "/identities/x/")
+    assert [str(m) for m in request._messages._queued_messages] == ["Already suspended."]

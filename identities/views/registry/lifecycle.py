@@ -4,10 +4,9 @@ or security analysts who do not own it, with a reason and a fresh step-up)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
-from agentiam.adapters import call_service, confirm, done, form_status
+from agentiam.adapters import confirm, done
 from agentiam.permissions import roles_required
 from agentiam.stepup import step_up_required
 from identities import services
@@ -44,28 +43,15 @@ def identity_suspend(request, uuid):
     can = abilities(request, identity)
     if identity.status == "active":
         require(can.can_suspend, ERR_SUSPEND_ROLE)
-    form = ReasonForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, counts, status = call_service(
-            form,
-            ending.identity_suspend,
-            identity=identity,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            request=request,
-        )
-        if ok:
-            messages.warning(request, suspension_summary(identity.name, counts))
-            return done(request, identity_url(identity))
-    context = {"identity": identity, "form": form, "can": can}
-    status = form_status(request, status)
-    if request.htmx and status == 409:  # suspended meanwhile: the whole page is out of date
-        messages.error(request, " ".join(form.non_field_errors()))
+
+    def suspended(counts):
+        messages.warning(request, suspension_summary(identity.name, counts))
         return done(request, identity_url(identity))
-    if request.htmx and request.method == "POST":
-        return render(request, "registry/identity_detail.html#kill-switch", context, status=status)
-    return render(request, "registry/identity_suspend.html", context, status=status)
+
+    return confirm(request, "registry/identity_suspend.html", {"identity": identity, "can": can},
+                   form_class=ReasonForm, service=ending.identity_suspend, success=suspended,
+                   partial="registry/identity_detail.html#kill-switch", stale=identity_url(identity),
+                   identity=identity, actor=request.user)  # fmt: skip
 
 
 @roles_required(RESUMERS)
