@@ -1,4 +1,4 @@
-"""Demo and scale data, contributed by each app's `seeds.py`.
+"""Demo and scale data, contributed by each app's `seeds` module (a `seeds.py` or a `seeds/` package).
 
 An app's seeds module defines ORDER (lower runs first) and either or both of
 ``demo(out) -> list[str]`` (idempotent: a second run neither duplicates nor resets anything; returns

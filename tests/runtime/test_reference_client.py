@@ -16,10 +16,10 @@ from django.core.management import call_command
 from agentiam.client import AgentClient, Gateway, RuntimeApiError, ToolServer
 from agentiam.client.demo import run as run_demo
 from agentiam.client.gateway import call_tool
-from identities.runtime import demo_client_seed
 from identities.runtime import services as runtime
 from identities.runtime.models import AssertionKey
 from identities.runtime.models import Gateway as GatewayRow
+from identities.runtime.seeds import reference_client as demo_client_seed
 from tests.runtime_support import AUDIENCE, CLIENT_KEY, build_estate, ensure_baseline_policy, public_jwk
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -26,7 +26,7 @@ from identities.runtime import services as runtime
 from identities.runtime.credentials import credential_matches
 from identities.runtime.models import AssertionKey, Gateway
 
-AGENT_NAME = "code-review-agent"  # seeded by identities.demo_registry: reads acme/* repositories
+AGENT_NAME = "code-review-agent"  # seeded by identities.seeds.registry: reads acme/* repositories
 GATEWAY_NAME = "reference-demo-gateway"
 AUDIENCE = "https://tools.demo.agentiam.local/mcp"
 KID_PREFIX = "reference-demo-"

@@ -172,7 +172,7 @@ def _owners(cursor, n: int) -> list[int]:
     cursor.execute("SELECT id FROM auth_user WHERE username LIKE %s ORDER BY username LIMIT %s", ["scale-%", wanted])
     owners = [row[0] for row in cursor.fetchall()]
     if not owners:
-        raise RuntimeError("no scale persons: run identities.seeds.scale first")
+        raise RuntimeError("no scale persons: run identities.seeds.people.scale first")
     group = Group.objects.get_or_create(name=Role.IDENTITY_OWNER.value)[0]
     cursor.execute(
         "INSERT INTO auth_user_groups (user_id, group_id) SELECT unnest(%s::int[]), %s ON CONFLICT DO NOTHING",

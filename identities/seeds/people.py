@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import time
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Group
-from django.db import connection, transaction
+from django.db import connection
 
 from agentiam.permissions import Role
 from audit.models import AuditEntry
 from identities.models import Profile
-
-ORDER = 10
 
 DEMO_PEOPLE = [
     # username, first, last, email, role, employee id, job title, manager's username
@@ -36,10 +33,9 @@ def _changed_by_someone(profile: Profile, action_prefix: str) -> bool:
     ).exists()
 
 
-@transaction.atomic
-def demo(out) -> list[str]:
+def seed(password: str) -> list[str]:
+    """The demo persons (one per role), idempotently; returns the demo logins to print."""
     User = get_user_model()
-    password = settings.AGENTIAM_DEMO_PASSWORD
     people = {}
     for username, first, last, email, *_ in DEMO_PEOPLE:
         user = User.objects.filter(username=username).first()
@@ -68,16 +64,14 @@ def demo(out) -> list[str]:
         # Grant the demo role only to someone who has none and whose roles nobody has changed since.
         if not user.groups.exists() and not _changed_by_someone(profile, "role."):
             user.groups.add(Group.objects.get_or_create(name=role.value)[0])
-    from identities.demo_registry import seed as seed_registry
-
-    estate = seed_registry(password)
     lines = [f"Demo logins (password: {password}):"]
     for username, first, last, _, role, *_ in DEMO_PEOPLE:
         lines.append(f"  {username:<11} {first} {last}, {role.label.lower()}")
-    return lines + estate
+    return lines
 
 
 def scale(n: int, out) -> None:
+    """n persons (`scale-0000000`…) with profiles, for benchmarks."""
     User = get_user_model()
     started = time.monotonic()
     unusable = make_password(None)
@@ -101,6 +95,3 @@ def scale(n: int, out) -> None:
         )
         profiles = cursor.rowcount
     out.write(f"persons: {len(batch)} created ({n} in all), {profiles} profiles, in {time.monotonic() - started:.1f} s")
-    from identities.scale_registry import scale_registry
-
-    scale_registry(n, out)  # n identities, 10 entitlements and 2 credentials each, owned by the scale persons
