@@ -22,6 +22,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
+from agentiam.adapters import apply_errors
 from agentiam.permissions import public, roles_required
 from agentiam.stepup import step_up_remaining, step_up_required
 from audit.models import AuditEntry
@@ -67,14 +68,6 @@ def _status(form) -> int:
     return 400 if form.is_bound and form.errors else 200
 
 
-def _add_errors(form, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 # --- Password sign-in and sign-out -------------------------------------------------------------------
 
 
@@ -113,7 +106,7 @@ def second_factor_verify(request):
         try:
             services.second_factor_verify(request=request, device=device, code=form.cleaned_data["code"])
         except ValidationError as error:
-            _add_errors(form, error)
+            apply_errors(form, error)
         else:
             return redirect(next_url)
     context = {"form": form, "next": next_url, "required": required_for(request.user)}
@@ -137,7 +130,7 @@ def second_factor_enrol(request):
         try:
             services.second_factor_enrol(user=request.user, key=key, code=form.cleaned_data["code"], request=request)
         except ValidationError as error:
-            _add_errors(form, error)
+            apply_errors(form, error)
         else:
             del request.session[SESSION_ENROL_KEY]
             django_otp.login(request, confirmed_device(request.user))
@@ -174,7 +167,7 @@ def step_up(request):
             messages.error(request, str(signed_out))
             return redirect("login")
         except ValidationError as error:
-            _add_errors(form, error)
+            apply_errors(form, error)
         else:
             messages.success(request, STEPPED_UP.format(minutes=settings.STEP_UP_MAX_AGE // 60))
             return redirect(next_url)
