@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
 
+from agentiam import jsonsafe
 from agentiam.api.errors import (
     NUL_REFUSED,
     REQUEST_TOO_LARGE,
@@ -79,8 +80,8 @@ def nul_field(request: HttpRequest) -> str | None:
             return "body"
         if b"\\u0000" in body:  # cheap test first; the escape may also be an escaped backslash
             try:
-                return _nul_in_json(json.loads(body), "")
-            except ValueError:
+                return _nul_in_json(jsonsafe.loads(body), "")
+            except jsonsafe.JsonRefused:
                 return None  # malformed JSON: the view's parser answers 400
     return None
 

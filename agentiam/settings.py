@@ -472,6 +472,13 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
+# --- Input limits (agentiam/jsonsafe.py) --------------------------------------------------------------
+# Every JSON document parsed from outside — request bodies, token and proof payloads, key sets, import JSON
+# Lines — may nest arrays and objects at most JSON_MAX_DEPTH deep and be at most JSON_MAX_BYTES long;
+# past either the answer is 400 naming the limit (json_too_deep / json_too_large).
+JSON_MAX_DEPTH = env_int("JSON_MAX_DEPTH", 64, minimum=8, maximum=500)
+JSON_MAX_BYTES = env_int("JSON_MAX_BYTES", 2_621_440, minimum=1024)
+
 # --- REST API --------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     # The token class comes first: the first class supplies WWW-Authenticate, so anonymous calls get 401.
@@ -487,6 +494,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON within JSON_MAX_DEPTH / JSON_MAX_BYTES (agentiam/jsonsafe.py); forms and multipart as DRF's.
+    "DEFAULT_PARSER_CLASSES": [
+        "agentiam.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "AgentIAM API",

@@ -11,9 +11,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
+from agentiam.api.parsers import JSONParser
 from agentiam.permissions import SEE_EVERYTHING, roles_of
 from identities.imports.export import registry_export
 from identities.imports.jobs import ERR_EMPTY_UPLOAD, UploadTooLarge, import_job_create

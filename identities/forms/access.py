@@ -6,6 +6,7 @@ import json
 
 from django import forms
 
+from agentiam import jsonsafe
 from identities.models import (
     Action,
     RiskTier,
@@ -67,7 +68,7 @@ class ScopeMixin:
             return {}
         if raw:
             try:
-                parsed = json.loads(raw)
+                parsed = jsonsafe.loads(raw, what="The scope")
             except ValueError as error:
                 self.add_error("scope_json", ERR_SCOPE_JSON.format(error=error.args[0] if error.args else error))
                 return {}

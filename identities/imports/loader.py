@@ -25,6 +25,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
+from agentiam import jsonsafe
 from identities.imports import formats
 from identities.imports.formats import Entity
 from identities.imports.report import Report
@@ -357,7 +358,7 @@ def _jsonl_row(raw: bytes, number: int, result: LoadedFile, report: Report) -> d
     if not text:
         return None
     try:
-        data = json.loads(text)
+        data = jsonsafe.loads(text, what="The line")
         if not isinstance(data, dict):
             raise ValueError("each line must be one JSON object")
     except ValueError as error:

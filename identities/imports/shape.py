@@ -14,6 +14,7 @@ import json
 
 from django.core.exceptions import ValidationError
 
+from agentiam import jsonsafe
 from identities.imports import formats
 from identities.imports.formats import Column, Entity
 from identities.imports.loader import LoadedFile, staging_table
@@ -246,10 +247,10 @@ def check_scopes(cursor, loaded: dict[str, LoadedFile]) -> None:
     with cursor.cursor.copy("COPY imp_scope FROM STDIN") as copy:
         for raw in values:
             try:
-                scope = validate_scope(json.loads(raw))
+                scope = validate_scope(jsonsafe.loads(raw, what="The scope"))
                 copy.write_row((raw, json.dumps(scope), None))
             except (ValueError, InvalidScope) as error:
-                detail = str(error) if isinstance(error, InvalidScope) else "not JSON"
+                detail = str(error) if isinstance(error, InvalidScope | jsonsafe.JsonRefused) else "not JSON"
                 copy.write_row((raw, None, ERR_SCOPE.format(detail=detail.rstrip("."))))
     cursor.execute(
         """

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -20,6 +19,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from django.conf import settings
 
+from agentiam import jsonsafe
 from audit import keys as signing_keys
 from audit.models import SigningKey
 
@@ -62,10 +62,10 @@ def parse(token: object) -> ParsedToken:
     if len(parts) != 3:
         raise InvalidAccessToken("the token must be a compact JWS (three base64url parts)")
     try:
-        header = json.loads(_b64decode(parts[0]))
-        claims = json.loads(_b64decode(parts[1]))
-    except ValueError:
-        raise InvalidAccessToken("the token's header or claims are not JSON") from None
+        header = jsonsafe.loads(_b64decode(parts[0]), what="The token's header")
+        claims = jsonsafe.loads(_b64decode(parts[1]), what="The token's claims")
+    except jsonsafe.JsonRefused as error:
+        raise InvalidAccessToken(error.detail) from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise InvalidAccessToken("the token's header and claims must be JSON objects")
     if set(header) != _HEADER_MEMBERS or header["alg"] != ALGORITHM or header["typ"] != TOKEN_TYPE:
@@ -98,8 +98,8 @@ def looks_like_ours(token: str) -> bool:
     if len(parts) != 3:
         return False
     try:
-        header = json.loads(_b64decode(parts[0]))
-        claims = json.loads(_b64decode(parts[1]))
+        header = jsonsafe.loads(_b64decode(parts[0]))
+        claims = jsonsafe.loads(_b64decode(parts[1]))
     except (InvalidAccessToken, ValueError):
         return False
     if not isinstance(header, dict) or not isinstance(claims, dict):

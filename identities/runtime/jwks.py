@@ -9,7 +9,6 @@ per `refresh_interval` when asked for a kid it does not know.
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
@@ -17,6 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agentiam import jsonsafe
 from agentiam.outbound import OutboundError, OutboundRules, Resolver, send
 from identities.runtime.keys import InvalidKeySet, KeySet, KeyUnavailable
 
@@ -61,9 +61,11 @@ def fetch_jwks(url: str, rules: FetchRules, *, resolver: Resolver = socket.getad
     if reply.status != 200:
         raise JwksFetchError(f"{url} answered {reply.status}")
     try:
-        document = json.loads(reply.body)
-    except ValueError:
-        raise JwksFetchError(f"{url} did not return JSON") from None
+        document = jsonsafe.loads(reply.body, what="The key set")
+    except jsonsafe.JsonRefused as error:
+        if error.code == jsonsafe.INVALID:
+            raise JwksFetchError(f"{url} did not return JSON") from None
+        raise JwksFetchError(f"{url} returned a key set past the limits: {error.detail}") from None
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise JwksFetchError(f'{url} did not return a JWK set (a JSON object with a "keys" list)')
     return document

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from jwt import PyJWK
 from jwt.exceptions import PyJWTError
 
+from agentiam import jsonsafe
+
 JWT_SVID_USE = "jwt-svid"
 SIGNATURE_USE = "sig"
 
@@ -66,7 +68,7 @@ class KeySet:
         """
         if isinstance(document, str | bytes):
             try:
-                document = json.loads(document)
+                document = jsonsafe.loads(document, what="The key set")
             except ValueError as error:
                 raise InvalidKeySet(f"the key set is not JSON: {error}") from None
         if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):

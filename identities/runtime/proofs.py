@@ -8,6 +8,8 @@ decision and its test use the same clock. Checks follow RFC 8725 and spiffe/spif
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 import jwt
 from jwt import exceptions as jwt_errors
 
+from agentiam import jsonsafe
 from identities.runtime.keys import KeyMismatch, KeySource, KeyUnavailable, key_for
 from identities.spiffe import InvalidSpiffeId, parse_spiffe_id
 
@@ -236,6 +239,7 @@ def _check_header(token: object, rules: _Rules) -> tuple[str, str]:
         raise ProofError("invalid_token", f"the token is longer than {MAX_TOKEN_BYTES} bytes")
     if token.count(".") != 2:
         raise ProofError("invalid_token", "the token must be a compact JWS (three base64url parts)")
+    _within_limits(token)
     try:
         header = jwt.get_unverified_header(token)
     except jwt_errors.PyJWTError as error:
@@ -261,6 +265,19 @@ def _check_header(token: object, rules: _Rules) -> tuple[str, str]:
     if not isinstance(kid, str) or not kid:
         raise ProofError("unknown_kid", "the token header has no `kid`, so no configured key can be chosen")
     return alg, kid
+
+
+def _within_limits(token: str) -> None:
+    """PyJWT parses header and claims with the plain json module: refuse first what jsonsafe's limits refuse
+    (too deep, too large), so no token can make it recurse. Malformed parts are left to PyJWT's messages."""
+    for part, what in zip(token.split(".")[:2], ("The token's header", "The token's claims"), strict=True):
+        try:
+            jsonsafe.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)), what=what)
+        except jsonsafe.JsonRefused as error:
+            if error.code != jsonsafe.INVALID:
+                raise ProofError("invalid_token", error.detail) from None
+        except (binascii.Error, ValueError):
+            return
 
 
 def _unverified(token: str, alg: str) -> dict[str, Any]:

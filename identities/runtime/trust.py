@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import connection
 
+from agentiam import jsonsafe
 from identities.models import Identifier, IdentifierKind, Identity
 from identities.runtime import proofs
 from identities.runtime.jwks import FetchRules, RemoteJwks
@@ -136,7 +136,9 @@ def _peek(token: str) -> dict[str, Any]:
     if len(parts) != 3:
         raise proofs.ProofError("invalid_token", "the token must be a compact JWS (three base64url parts)")
     try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        claims = jsonsafe.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)), what="The claims")
+    except jsonsafe.JsonRefused as error:
+        raise proofs.ProofError("invalid_token", error.detail) from None
     except (binascii.Error, ValueError):
         raise proofs.ProofError("invalid_token", "the token's claims cannot be read") from None
     if not isinstance(claims, dict):

@@ -502,6 +502,17 @@ IDENTITY_HEADER = "external_id,kind,name,environment,owner\n"
             ("identities.jsonl", 1, None, "Not a JSON object: Expecting ',' delimiter: line 1 column 37 (char 36)."),
             id="broken json line",
         ),
+        pytest.param(
+            {"identities.jsonl": '{"external_id": ' + "[" * 5000 + "]" * 5000 + "}\n"},
+            (
+                "identities.jsonl",
+                1,
+                None,
+                "Not a JSON object: The line nests arrays and objects deeper than 64 levels, the most this server "
+                "accepts.",
+            ),
+            id="deep json line",
+        ),
     ],
 )
 def test_malformed_input_gets_a_clear_report_and_writes_nothing(cast, tmp_path, files, expected):

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from agentiam import jsonsafe
 from agentiam.errors import Conflict, invalid
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
@@ -41,7 +42,7 @@ def _require_admin(actor) -> None:
 
 def parse_test_cases(text: str) -> list[Any]:
     try:
-        cases = json.loads(text or "[]")
+        cases = jsonsafe.loads(text or "[]", what="The test cases")
     except ValueError as error:
         raise invalid("test_cases", ERR_TEST_CASES_JSON.format(error=error)) from None
     if not isinstance(cases, list):

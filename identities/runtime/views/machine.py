@@ -7,7 +7,6 @@ themselves (a workload proof, a gateway credential), answer JSON in the house er
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -16,6 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
+from agentiam import jsonsafe
 from agentiam.api.errors import error_response
 from agentiam.api.schema import lean_endpoint
 from agentiam.permissions import public
@@ -43,16 +43,17 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 class BadInput(Exception):
-    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None):
+    def __init__(self, detail: str, fields: dict[str, list[str]] | None = None, *, code: str = "invalid"):
         super().__init__(detail)
-        self.detail, self.fields = detail, fields or {}
+        self.detail, self.fields, self.code = detail, fields or {}, code
 
 
 def _json(request: HttpRequest) -> Any:
+    """The body within agentiam.jsonsafe's limits; BadInput naming the limit (or the syntax error) if not."""
     try:
-        return json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput("The body is not valid JSON.") from None
+        return jsonsafe.loads(request.body)
+    except jsonsafe.JsonRefused as error:
+        raise BadInput(error.detail, {"body": [error.detail]}, code=error.code) from None
 
 
 def _token_parameters(request: HttpRequest) -> dict[str, Any]:
@@ -118,6 +119,8 @@ def token(request: HttpRequest):
     try:
         params = _token_parameters(request)
         issued = token_exchange(ExchangeRequest(authorization=request.headers.get("Authorization", ""), **params))
+    except BadInput as error:
+        return _oauth_error(ExchangeError("invalid_request", error.detail, field="body", limit=error.code))
     except ExchangeError as error:
         return _oauth_error(error)
     body = {
@@ -211,7 +214,7 @@ def decide(request: HttpRequest):
             calls = [_call(body, "")]
         answers = decisions.decide(credential=credential, calls=calls, started=started)
     except BadInput as error:
-        return error_response(400, "invalid", error.detail, error.fields)
+        return error_response(400, error.code, error.detail, error.fields)
     except decisions.GatewayUnauthenticated as error:
         return _unauthenticated(str(error))
     if isinstance(body, list):
@@ -248,7 +251,7 @@ def introspect(request: HttpRequest):
             raise BadInput("token is required (once).", {"token": ["Give the access token."]})
         answer = decisions.introspect(credential=credential, token=value)
     except BadInput as error:
-        return error_response(400, "invalid", error.detail, error.fields)
+        return error_response(400, error.code, error.detail, error.fields)
     except decisions.GatewayUnauthenticated as error:
         return _unauthenticated(str(error))
     return JsonResponse(answer, headers=NO_STORE)
