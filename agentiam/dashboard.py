@@ -1,7 +1,8 @@
 """Dashboard panels: each app contributes the numbers it owns, and a person sees only the panels their
 roles allow — the same pattern as the navigation registry.
 
-    register_panel(Panel("audit", "audit/dashboard_panel.html", SEE_EVERYTHING, dashboard_panel, order=20))
+    # audit/urls.py
+    register_panel(Panel("audit", "audit/dashboard_panel.html", SEE_EVERYTHING, views.dashboard_panel, order=20))
 
 `context(request)` computes the panel's figures from live data; it runs only for people who see the panel.
 """

@@ -21,7 +21,7 @@ from agentiam.digests import Digest
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
 from identities import rules
-from identities.imports import apply, plan_access, plan_credentials, plan_registry, refs, shape
+from identities.imports import apply, plan_access, plan_catalog, plan_credentials, plan_registry, refs, shape
 from identities.imports.context import Importer, Run
 from identities.imports.loader import load_archive
 from identities.imports.refresh import refresh_identities
@@ -149,8 +149,8 @@ def _run(path: Path, importer: Importer, result: ImportResult, note: Progress) -
             return
         note("checking", {"step": "rules"})
         plan_registry.actor_tables(cursor, run)
-        plan_registry.plan_systems(cursor, run)
-        plan_registry.plan_tools(cursor, run)
+        plan_catalog.plan_systems(cursor, run)
+        plan_catalog.plan_tools(cursor, run)
         plan_registry.plan_identities(cursor, run)
         plan_registry.plan_identifiers(cursor, run)
         plan_access.plan_entitlements(cursor, run)
