@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 
 from agentiam.permissions import Role
 from identities.models import Environment, Identity, IdentityStatus
-from identities.runtime.models import AssertionAlgorithm, IdentityField
+from identities.runtime.models.config import MAX_PROOF_LIFETIME, MIN_PROOF_LIFETIME, AssertionAlgorithm, IdentityField
+from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
 
 JSON_WIDGET = forms.Textarea(attrs={"rows": 6, "class": "mono", "spellcheck": "false"})
 LINES_WIDGET = forms.Textarea(attrs={"rows": 3, "class": "mono", "spellcheck": "false"})
@@ -53,6 +54,20 @@ class GatewayForm(forms.Form):
         return lines(self.cleaned_data["audiences"])
 
 
+class ProofLifetimeField(forms.IntegerField):
+    """The longest lifetime accepted for a proof of this trust configuration; empty means the default."""
+
+    def __init__(self):
+        super().__init__(
+            required=False, min_value=MIN_PROOF_LIFETIME, max_value=MAX_PROOF_LIFETIME, initial=DEFAULT_MAX_LIFETIME,
+            label="Longest proof lifetime (seconds)", help_text="Longer-lived proofs are refused (SPIRE issues 300).",
+        )  # fmt: skip
+
+    def clean(self, value):
+        seconds = super().clean(value)
+        return DEFAULT_MAX_LIFETIME if seconds is None else seconds
+
+
 class TrustBundleForm(forms.Form):
     trust_domain = forms.CharField(max_length=255, help_text="e.g. prod.example.com (no spiffe://, no path).")
     audience = forms.CharField(
@@ -64,6 +79,7 @@ class TrustBundleForm(forms.Form):
     bundle_url = forms.URLField(
         required=False, assume_scheme="https", label="Or bundle URL", help_text="https only; fetched with limits."
     )
+    max_proof_lifetime = ProofLifetimeField()
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
     def __init__(self, *args, **kwargs):
@@ -78,6 +94,7 @@ class OidcIssuerForm(forms.Form):
     jwks_url = forms.URLField(
         required=False, assume_scheme="https", label="Or JWKS URL", help_text="https only; fetched with limits."
     )
+    max_proof_lifetime = ProofLifetimeField()
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 

@@ -26,6 +26,11 @@ from identities.spiffe import InvalidSpiffeId, parse_spiffe_id
 
 SKEW_SECONDS = 30
 MAX_ASSERTION_LIFETIME = 300
+# A JWT-SVID's or ID token's lifetime (exp - iat, or exp - now) is capped per trust bundle and issuer;
+# SPIRE issues 5 minutes, Kubernetes projected tokens about an hour.
+DEFAULT_MAX_LIFETIME = 3600
+# Times outside 1970-01-01 … 9999-12-31 are refused before any date arithmetic (no OverflowError).
+LATEST_TIME = 253402300799
 MAX_TOKEN_BYTES = 16 * 1024
 SVID_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"})
 OIDC_ALGORITHMS = SVID_ALGORITHMS
@@ -69,6 +74,7 @@ class TrustBundle:
     keys: KeySource
     audience: str
     allow_multiple_audiences: bool = False
+    max_lifetime: int = DEFAULT_MAX_LIFETIME
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class OidcIssuer:
     keys: KeySource
     audience: str  # our client id at that issuer
     allow_multiple_audiences: bool = False
+    max_lifetime: int = DEFAULT_MAX_LIFETIME
 
 
 @dataclass(frozen=True)
@@ -159,6 +166,7 @@ def verify_jwt_svid(
         multiple_audiences=bundle.allow_multiple_audiences,
         now=now,
         skew=skew,
+        max_lifetime=bundle.max_lifetime,
     )
     return VerifiedProof(ProofKind.JWT_SVID, f"spiffe://{spiffe_id.trust_domain}", str(spiffe_id), claims, kid)
 
@@ -184,6 +192,7 @@ def verify_oidc_token(
         multiple_audiences=config.allow_multiple_audiences,
         now=now,
         skew=skew,
+        max_lifetime=config.max_lifetime,
     )
     return VerifiedProof(ProofKind.OIDC, config.issuer, claims["sub"], claims, kid)
 
@@ -213,6 +222,7 @@ def verify_client_assertion(
         multiple_audiences=False,
         now=now,
         skew=skew,
+        max_lifetime=None,  # checked below as RFC 7523 asks: on the time left
     )
     if claims["sub"] != client.client_id:
         raise ProofError("invalid_token", "a client assertion's `sub` must equal its `iss` (the client id)")
@@ -302,6 +312,7 @@ def _verify(
     multiple_audiences: bool,
     now: datetime,
     skew: int,
+    max_lifetime: int | None,
 ) -> dict[str, Any]:
     try:
         jwk = keys.jwk(kid)
@@ -347,11 +358,11 @@ def _verify(
             "wrong_audience",
             f"the token names {len(aud)} audiences; only a single-audience token for {audience!r} is accepted",
         )
-    _check_window(claims, now=now, skew=skew)
+    _check_window(claims, now=now, skew=skew, max_lifetime=max_lifetime, kind=rules.kind)
     return claims
 
 
-def _check_window(claims: Mapping[str, Any], *, now: datetime, skew: int) -> None:
+def _check_window(claims: Mapping[str, Any], *, now: datetime, skew: int, max_lifetime: int | None, kind: str) -> None:
     at = now.timestamp()
     times = {name: _numeric(claims, name) for name in ("exp", "nbf", "iat") if name in claims}
     exp = times.get("exp")
@@ -361,12 +372,23 @@ def _check_window(claims: Mapping[str, Any], *, now: datetime, skew: int) -> Non
         value = times.get(name)
         if value is not None and value > at + skew:
             raise ProofError("not_yet_valid", f"`{name}` is {_iso(value)}, later than now ({_iso(at)}, skew {skew} s)")
+    if exp is None or max_lifetime is None:
+        return
+    lifetime = max(exp - times.get("iat", at), exp - at)
+    if lifetime > max_lifetime + skew:
+        raise ProofError(
+            "lifetime_too_long",
+            f"the {kind} is valid for {math.ceil(lifetime)} s; at most {max_lifetime} s is accepted "
+            "(max_proof_lifetime of its trust configuration)",
+        )
 
 
 def _numeric(claims: Mapping[str, Any], name: str) -> float:
     value = claims[name]
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ProofError("invalid_token", f"`{name}` must be a number of seconds since the epoch")
+    if not 0 <= value <= LATEST_TIME:
+        raise ProofError("invalid_token", f"`{name}` must be a time between 1970 and 9999 (seconds since the epoch)")
     return float(value)
 
 

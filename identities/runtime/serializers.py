@@ -62,14 +62,14 @@ class GatewayCredentialSerializer(GatewaySerializer):
 class TrustBundleSerializer(ConfigSerializer):
     class Meta:
         model = TrustBundle
-        fields = [*COMMON, "trust_domain", "audience", "bundle", "bundle_url"]
+        fields = [*COMMON, "trust_domain", "audience", "bundle", "bundle_url", "max_proof_lifetime"]
         read_only_fields = COMMON
 
 
 class OidcIssuerSerializer(ConfigSerializer):
     class Meta:
         model = OidcIssuer
-        fields = [*COMMON, "issuer", "audience", "jwks", "jwks_url"]
+        fields = [*COMMON, "issuer", "audience", "jwks", "jwks_url", "max_proof_lifetime"]
         read_only_fields = COMMON
 
 

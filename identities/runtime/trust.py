@@ -83,10 +83,12 @@ SELECT json_build_object(
         SELECT 1 FROM runtime_gateway WHERE disabled_at IS NULL AND audiences @> ARRAY[%(audience)s::varchar]
     ),
     'bundles', (SELECT coalesce(json_agg(json_build_object(
-        'name', trust_domain, 'audience', audience, 'keys', bundle, 'url', bundle_url)), '[]')
+        'name', trust_domain, 'audience', audience, 'keys', bundle, 'url', bundle_url,
+        'max_lifetime', max_proof_lifetime)), '[]')
         FROM runtime_trustbundle WHERE disabled_at IS NULL),
     'issuers', (SELECT coalesce(json_agg(json_build_object(
-        'name', issuer, 'audience', audience, 'keys', jwks, 'url', jwks_url)), '[]')
+        'name', issuer, 'audience', audience, 'keys', jwks, 'url', jwks_url,
+        'max_lifetime', max_proof_lifetime)), '[]')
         FROM runtime_oidcissuer WHERE disabled_at IS NULL),
     'rules', (SELECT coalesce(json_agg(json_build_object(
         'issuer', issuer, 'claim', claim, 'values', allowed_values, 'field', identity_field)), '[]')
@@ -106,13 +108,13 @@ def load_trust(*, audience: str = "", tools: list[str] | tuple[str, ...] = ()) -
             keys = key_source(row["keys"], row["url"], use=JWT_SVID_USE)
         except InvalidKeySet:
             continue  # refused when saved; a bundle that no longer parses verifies nothing
-        bundles[row["name"]] = proofs.TrustBundle(row["name"], keys, row["audience"])
+        bundles[row["name"]] = proofs.TrustBundle(row["name"], keys, row["audience"], max_lifetime=row["max_lifetime"])
     for row in data["issuers"]:
         try:
             keys = key_source(row["keys"], row["url"], use=SIGNATURE_USE)
         except InvalidKeySet:
             continue
-        issuers[row["name"]] = proofs.OidcIssuer(row["name"], keys, row["audience"])
+        issuers[row["name"]] = proofs.OidcIssuer(row["name"], keys, row["audience"], max_lifetime=row["max_lifetime"])
     rules = tuple(Rule(r["issuer"], r["claim"], tuple(r["values"] or ()), r["field"] or "") for r in data["rules"])
     return Trust(bundles, issuers, rules, data["audience"], {t["key"]: t for t in data["tools"]}, data["token_kid"])
 

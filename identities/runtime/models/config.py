@@ -12,10 +12,12 @@ import uuid
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
 from identities.models import Identity
+from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
 
 
 class ConfigQuerySet(models.QuerySet):
@@ -67,6 +69,18 @@ class Gateway(ConfigRow):
         return self.name
 
 
+MIN_PROOF_LIFETIME, MAX_PROOF_LIFETIME = 60, 86400
+ERR_PROOF_LIFETIME = f"Give the longest proof lifetime accepted, {MIN_PROOF_LIFETIME} to {MAX_PROOF_LIFETIME} seconds."
+
+
+def proof_lifetime_field() -> models.PositiveIntegerField:
+    return models.PositiveIntegerField(
+        default=DEFAULT_MAX_LIFETIME,
+        validators=[MinValueValidator(MIN_PROOF_LIFETIME), MaxValueValidator(MAX_PROOF_LIFETIME)],
+        help_text="Seconds: a proof whose lifetime (exp - iat, or exp - now) is longer is refused.",
+    )
+
+
 class TrustBundle(ConfigRow):
     """A SPIFFE trust domain whose JWT-SVIDs are accepted: its bundle (JWK set, keys with `use: jwt-svid`)
     inline or at a URL fetched under RUNTIME_JWKS_* rules, and the audience the SVIDs must name."""
@@ -75,6 +89,7 @@ class TrustBundle(ConfigRow):
     audience = models.CharField(max_length=500)
     bundle = models.JSONField(null=True, blank=True)
     bundle_url = models.URLField(max_length=500, blank=True)
+    max_proof_lifetime = proof_lifetime_field()
 
     class Meta:
         constraints = [
@@ -95,6 +110,7 @@ class OidcIssuer(ConfigRow):
     audience = models.CharField(max_length=500)
     jwks = models.JSONField(null=True, blank=True)
     jwks_url = models.URLField(max_length=500, blank=True)
+    max_proof_lifetime = proof_lifetime_field()
 
     class Meta:
         constraints = [

@@ -25,6 +25,8 @@ from identities.runtime.models import (
     ProvenanceRule,
     TrustBundle,
 )
+from identities.runtime.models.config import ERR_PROOF_LIFETIME, MAX_PROOF_LIFETIME, MIN_PROOF_LIFETIME
+from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
 from identities.services.identity import Right, require
 from identities.spiffe import InvalidSpiffeId, parse_spiffe_id
 
@@ -148,12 +150,22 @@ def gateway_rotate_credential(*, gateway: Gateway, actor, request=None) -> tuple
 # --- trust bundles, issuers, keys, rules -----------------------------------------------------------------
 
 
+def _check_lifetime(seconds: object) -> None:
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int)
+        or not MIN_PROOF_LIFETIME <= seconds <= MAX_PROOF_LIFETIME
+    ):
+        raise invalid("max_proof_lifetime", ERR_PROOF_LIFETIME)
+
+
 @transaction.atomic
 def trust_bundle_create(
     *, actor, trust_domain: str, audience: str, bundle: Any = None, bundle_url: str = "", description: str = "",
-    request=None,
+    max_proof_lifetime: int = DEFAULT_MAX_LIFETIME, request=None,
 ) -> TrustBundle:  # fmt: skip
     _require_admin(actor)
+    _check_lifetime(max_proof_lifetime)
     trust_domain = (trust_domain or "").strip()
     try:
         parsed = parse_spiffe_id(f"spiffe://{trust_domain}")
@@ -166,17 +178,22 @@ def trust_bundle_create(
     _source(bundle, bundle_url, use=JWT_SVID_USE, field="bundle")
     row = TrustBundle.objects.create(
         trust_domain=trust_domain, audience=audience.strip(), bundle=bundle, bundle_url=bundle_url,
-        description=description, created_by=actor,
+        description=description, created_by=actor, max_proof_lifetime=max_proof_lifetime,
     )  # fmt: skip
-    _audit(actor, "trust_bundle.create", row, request, {"audience": row.audience, "url": bundle_url or None})
+    _audit(
+        actor, "trust_bundle.create", row, request,
+        {"audience": row.audience, "url": bundle_url or None, "max_proof_lifetime": max_proof_lifetime},
+    )  # fmt: skip
     return row
 
 
 @transaction.atomic
 def oidc_issuer_create(
-    *, actor, issuer: str, audience: str, jwks: Any = None, jwks_url: str = "", description: str = "", request=None
-) -> OidcIssuer:
+    *, actor, issuer: str, audience: str, jwks: Any = None, jwks_url: str = "", description: str = "",
+    max_proof_lifetime: int = DEFAULT_MAX_LIFETIME, request=None,
+) -> OidcIssuer:  # fmt: skip
     _require_admin(actor)
+    _check_lifetime(max_proof_lifetime)
     issuer = (issuer or "").strip()
     if not issuer.startswith(("https://", "http://")) or len(issuer) > 500:
         raise invalid("issuer", "The issuer is the exact `iss` of its tokens, an http(s) URL.")
@@ -187,9 +204,12 @@ def oidc_issuer_create(
     _source(jwks, jwks_url, use=SIGNATURE_USE, field="jwks")
     row = OidcIssuer.objects.create(
         issuer=issuer, audience=audience.strip(), jwks=jwks, jwks_url=jwks_url, description=description,
-        created_by=actor,
+        created_by=actor, max_proof_lifetime=max_proof_lifetime,
     )  # fmt: skip
-    _audit(actor, "oidc_issuer.create", row, request, {"audience": row.audience, "url": jwks_url or None})
+    _audit(
+        actor, "oidc_issuer.create", row, request,
+        {"audience": row.audience, "url": jwks_url or None, "max_proof_lifetime": max_proof_lifetime},
+    )  # fmt: skip
     return row
 
 
