@@ -73,4 +73,6 @@ register(NavEntry("Access", "Tools", "tools", READERS))
 register(NavEntry("Identities", "Import and export", "imports", imports.IMPORT_READERS))
 register(NavEntry("Administration", "People", "people", SEE_EVERYTHING))
 register(NavEntry("Account", "My profile", "my_profile", None))
-register_panel(Panel("registry", "registry/dashboard_panel.html", READERS, dashboard.registry_panel, order=5))
+register_panel(
+    Panel("registry", "identities/registry/dashboard_panel.html", READERS, dashboard.registry_panel, order=5)
+)

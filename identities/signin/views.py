@@ -110,7 +110,7 @@ def second_factor_verify(request):
         else:
             return redirect(next_url)
     context = {"form": form, "next": next_url, "required": required_for(request.user)}
-    return render(request, "auth/second_factor.html", context, status=_status(form))
+    return render(request, "signin/second_factor.html", context, status=_status(form))
 
 
 @second_factor_exempt
@@ -145,7 +145,7 @@ def second_factor_enrol(request):
         "required": required_for(request.user),
         "signing_in": not is_satisfied(request),
     }
-    return render(request, "auth/enrol.html", context, status=_status(form))
+    return render(request, "signin/enrol.html", context, status=_status(form))
 
 
 # --- Step-up ---------------------------------------------------------------------------------------------
@@ -172,7 +172,7 @@ def step_up(request):
             messages.success(request, STEPPED_UP.format(minutes=settings.STEP_UP_MAX_AGE // 60))
             return redirect(next_url)
     context = {"form": form, "next": next_url, "has_device": device is not None}
-    return render(request, "auth/step_up.html", context, status=_status(form))
+    return render(request, "signin/step_up.html", context, status=_status(form))
 
 
 # --- The person's own sign-in security ----------------------------------------------------------------
@@ -191,7 +191,7 @@ def account_security(request):
             AuditEntry.objects.filter(actor_id=user.pk, action__startswith="auth.").order_by("-id")[:RECENT_ACTIVITY]
         ),
     }
-    return render(request, "auth/security.html", context)
+    return render(request, "signin/security.html", context)
 
 
 @roles_required()
@@ -203,7 +203,7 @@ def second_factor_remove(request):
     if device is None:
         return redirect("account_security")
     if request.method == "GET":
-        return render(request, "auth/remove_device.html", {"device": device, "required": required_for(request.user)})
+        return render(request, "signin/remove_device.html", {"device": device, "required": required_for(request.user)})
     try:
         services.second_factor_remove(actor=request.user, user=request.user, request=request)
     except ValidationError as error:
@@ -238,4 +238,4 @@ def locked_out(request, original_response=None, credentials=None):
     """django-axes' lockout answer (AXES_LOCKOUT_CALLABLE): 429 and how long to wait."""
     minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
     context = {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT}
-    return render(request, "auth/lockout.html", context, status=429)
+    return render(request, "signin/lockout.html", context, status=429)

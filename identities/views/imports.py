@@ -86,7 +86,7 @@ def import_list(request):
         "entities": formats.ENTITIES,
         "limit": settings.IMPORT_MAX_BYTES,
     }
-    return render(request, "registry/import_list.html", context, status=status)
+    return render(request, "identities/registry/import_list.html", context, status=status)
 
 
 @roles_required(IMPORT_READERS)
@@ -105,7 +105,7 @@ def import_job(request, uuid):
         "problems": (job.report or {}).get("problems", []),
         "report": job.report or {},
     }
-    template = "registry/import_detail.html"
+    template = "identities/registry/import_detail.html"
     if request.htmx and not request.htmx.history_restore_request:
         template += "#status"
     return render(request, template, context)

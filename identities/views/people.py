@@ -38,7 +38,7 @@ def people_list(request):
         "can_manage": has_role(request.user, Role.ADMINISTRATOR),
         "filtered": any(request.GET.get(name) for name in ("q", "status", "role")),
     }
-    template = "people/list.html#people-table" if request.htmx else "people/list.html"
+    template = "identities/people/list.html#people-table" if request.htmx else "identities/people/list.html"
     return render(request, template, context, status=400 if people.errors else 200)
 
 
@@ -60,7 +60,7 @@ def person_detail(request, uuid):
         "can_manage": is_admin,
         "can_change_roles": is_admin and profile.user_id != request.user.pk,
     }
-    return render(request, "people/detail.html", context)
+    return render(request, "identities/people/detail.html", context)
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -76,7 +76,7 @@ def person_create(request):
             messages.success(request, f"{profile} was added. Grant roles below if they need any.")
             return redirect("person", uuid=profile.uuid)
     context = {"form": form, "creating": True}
-    return render(request, "people/form.html", context, status=form_status(request, status))
+    return render(request, "identities/people/form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -102,7 +102,7 @@ def person_edit(request, uuid):
             messages.success(request, f"{profile} was updated.")
             return redirect("person", uuid=profile.uuid)
     context = {"form": form, "profile": profile, "creating": False}
-    return render(request, "people/form.html", context, status=form_status(request, status))
+    return render(request, "identities/people/form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -125,9 +125,9 @@ def person_status(request, uuid):
         "is_self": profile.user_id == request.user.pk,
         "tokens_active": tokens_of(profile.user).filter(revoked_at__isnull=True).count(),
     }
-    return confirm(request, "people/status.html", context, form_class=EnableForm if enabling else DisableForm,
-                   service=services.person_enable if enabling else services.person_disable, success=changed,
-                   actor=request.user, profile=profile)  # fmt: skip
+    form_class, service = (EnableForm, services.person_enable) if enabling else (DisableForm, services.person_disable)
+    return confirm(request, "identities/people/status.html", context, form_class=form_class,
+                   service=service, success=changed, actor=request.user, profile=profile)  # fmt: skip
 
 
 def _role_change(request, uuid, *, granting: bool):
@@ -153,7 +153,7 @@ def _role_change(request, uuid, *, granting: bool):
         "chosen": form["role"].value(),
         "is_self": profile.user_id == request.user.pk,
     }
-    return render(request, "people/role_change.html", context, status=form_status(request, status))
+    return render(request, "identities/people/role_change.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)

@@ -30,7 +30,7 @@ def _context(request, **extra):
 @roles_required()
 @require_http_methods(["GET"])
 def my_profile(request):
-    return render(request, "identities/profile.html", _context(request))
+    return render(request, "identities/profile/detail.html", _context(request))
 
 
 @roles_required()
@@ -53,7 +53,7 @@ def token_create(request):
             created, secret = result
             form = TokenForm()
     context = _context(request, form=form, secret=secret, created=created)
-    return render(request, "identities/profile.html", context, status=200 if created else 400)
+    return render(request, "identities/profile/detail.html", context, status=200 if created else 400)
 
 
 @roles_required()
@@ -65,4 +65,4 @@ def token_revoke(request, uuid):
         services.api_token_revoke(actor=request.user, token=token, reason="revoked by its owner", request=request)
         messages.success(request, f"The token “{token.name}” was revoked. Programs using it are refused from now on.")
         return redirect("my_profile")
-    return render(request, "identities/token_revoke.html", {"token": token})
+    return render(request, "identities/profile/token_revoke.html", {"token": token})

@@ -81,7 +81,7 @@ def entitlement_grant(request, uuid):
         "can": can,
         "show_exception": can.can_accept_risk and _wants_exception(form),
     }
-    return render(request, "registry/entitlement_grant.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/entitlement_grant.html", context, status=form_status(request, status))
 
 
 @roles_required(CHANGERS)
@@ -112,9 +112,11 @@ def entitlement_revoke(request, uuid, entitlement):
     if request.htmx and request.method == "POST":
         record.exception_state = exception_state(record, identity.risk_tier, timezone.now())
         context = {"e": record, "identity": identity, "can": can, "row_form": form}
-        return render(request, "registry/_entitlement_row.html", context, status=form_status(request, status))
+        return render(
+            request, "identities/registry/_entitlement_row.html", context, status=form_status(request, status)
+        )
     context = {"identity": identity, "entitlement": record, "form": form, "can": can}
-    return render(request, "registry/entitlement_revoke.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/entitlement_revoke.html", context, status=form_status(request, status))
 
 
 @roles_required(CHANGERS)
@@ -155,7 +157,7 @@ def entitlement_replace(request, uuid, entitlement):
         "can": can,
         "show_exception": can.can_accept_risk and (_wants_exception(form) or record.action in ("write", "admin")),
     }
-    return render(request, "registry/entitlement_replace.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/entitlement_replace.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -186,7 +188,7 @@ def exception_accept(request, uuid, entitlement):
             )
             return done(request, identity_url(identity, "entitlements"))
     context = {"identity": identity, "entitlement": record, "form": form, "can": can}
-    return render(request, "registry/exception_form.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/exception_form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -215,7 +217,7 @@ def tier_override(request, uuid):
             )
             return done(request, identity_url(identity, "risk"))
     context = {"identity": identity, "form": form, "can": can}
-    return render(request, "registry/tier_override.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/tier_override.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -241,4 +243,4 @@ def tier_clear(request, uuid):
             messages.success(request, f"Override cleared: {identity.name} is {tier}.")
             return done(request, identity_url(identity, "risk"))
     context = {"identity": identity, "form": form, "can": can}
-    return render(request, "registry/tier_clear.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/tier_clear.html", context, status=form_status(request, status))

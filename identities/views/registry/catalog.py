@@ -50,7 +50,7 @@ class SystemTable(Table):
     filterset_class = SystemFilter
     search_fields = ("name", "vendor")
     search_placeholder = "System name or vendor"
-    row_template = "registry/system_list.html#row"
+    row_template = "identities/registry/system_list.html#row"
     empty_title = "No systems yet"
     empty_text = "A system (an MCP server, a SaaS, a database, a cloud account) offers the tools agents call."
 
@@ -71,7 +71,7 @@ class ToolTable(Table):
     filterset_class = ToolFilter
     search_fields = ("key", "name")
     search_placeholder = "Tool key or name"
-    row_template = "registry/tool_list.html#row"
+    row_template = "identities/registry/tool_list.html#row"
     empty_title = "No tools yet"
     empty_text = "Add a system first, then the tools it offers."
 
@@ -96,7 +96,7 @@ class HolderTable(Table):
     filterset_class = EntitlementStateFilter
     search_fields = ("identity__name",)
     search_placeholder = "Identity name"
-    row_template = "registry/tool_detail.html#row"
+    row_template = "identities/registry/tool_detail.html#row"
     empty_title = "Nobody holds access to this tool"
     empty_text = "Entitlements granted to identities you may see appear here."
 
@@ -106,7 +106,9 @@ class HolderTable(Table):
 def system_list(request):
     table = SystemTable(request, System.objects.annotate(tool_count=Count("tools")))
     context = {"table": table, "can_manage": has_role(request.user, Role.ADMINISTRATOR)}
-    template = "registry/system_list.html#table" if _partial(request) else "registry/system_list.html"
+    template = (
+        "identities/registry/system_list.html#table" if _partial(request) else "identities/registry/system_list.html"
+    )
     return render(request, template, context, status=200 if table.filters_valid else 400)
 
 
@@ -117,7 +119,11 @@ def system_detail(request, uuid):
     tools = Tool.objects.filter(system=system).select_related("system").annotate(holders=active_holders())
     table = SystemToolTable(request, tools)
     context = {"system": system, "table": table, "can_manage": has_role(request.user, Role.ADMINISTRATOR)}
-    template = "registry/system_detail.html#table" if _partial(request) else "registry/system_detail.html"
+    template = (
+        "identities/registry/system_detail.html#table"
+        if _partial(request)
+        else "identities/registry/system_detail.html"
+    )
     return render(request, template, context)
 
 
@@ -133,7 +139,7 @@ def system_create(request):
         if ok:
             messages.success(request, f"{system.name} was added. Add the tools it offers.")
             return redirect("system", uuid=system.uuid)
-    return render(request, "registry/system_form.html", {"form": form}, status=form_status(request, status))
+    return render(request, "identities/registry/system_form.html", {"form": form}, status=form_status(request, status))
 
 
 @roles_required(READERS)
@@ -142,7 +148,7 @@ def tool_list(request):
     tools = Tool.objects.select_related("system").annotate(holders=active_holders())
     table = ToolTable(request, tools)
     context = {"table": table, "can_manage": has_role(request.user, Role.ADMINISTRATOR)}
-    template = "registry/tool_list.html#table" if _partial(request) else "registry/tool_list.html"
+    template = "identities/registry/tool_list.html#table" if _partial(request) else "identities/registry/tool_list.html"
     return render(request, template, context, status=200 if table.filters_valid else 400)
 
 
@@ -167,7 +173,9 @@ def tool_detail(request, uuid):
         "now": timezone.now(),
         "can_manage": has_role(request.user, Role.ADMINISTRATOR),
     }
-    template = "registry/tool_detail.html#table" if _partial(request) else "registry/tool_detail.html"
+    template = (
+        "identities/registry/tool_detail.html#table" if _partial(request) else "identities/registry/tool_detail.html"
+    )
     return render(request, template, context, status=200 if table.filters_valid else 400)
 
 
@@ -185,7 +193,7 @@ def tool_create(request, uuid):
             messages.success(request, f"{tool.key} was added to {system.name}.")
             return redirect("tool", uuid=tool.uuid)
     context = {"form": form, "system": system, "creating": True}
-    return render(request, "registry/tool_form.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/tool_form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -204,4 +212,4 @@ def tool_edit(request, uuid):
             messages.success(request, f"{tool.key} was updated. Risk tiers of identities holding it were recomputed.")
             return redirect("tool", uuid=tool.uuid)
     context = {"form": form, "tool": tool, "system": tool.system, "creating": False}
-    return render(request, "registry/tool_form.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/tool_form.html", context, status=form_status(request, status))

@@ -57,7 +57,7 @@ def aup_create(request, uuid):
         if ok:
             messages.success(request, f"Acceptable use version {record.version} of {identity.name} is approved.")
             return done(request, identity_url(identity, "acceptable-use"))
-    return _page(request, "registry/aup_form.html", identity, form, status, latest=latest)
+    return _page(request, "identities/registry/aup_form.html", identity, form, status, latest=latest)
 
 
 # --- owners ---------------------------------------------------------------------------------------------------
@@ -89,9 +89,11 @@ def owner_assign(request, uuid):
             return done(request, identity_url(identity, "owners") if still_visible else reverse("identities"))
     if request.htmx and request.method == "POST":  # the inline transfer form on the identity page
         context = {"identity": identity, "form": form}
-        return render(request, "registry/identity/_transfer_form.html", context, status=form_status(request, status))
+        return render(
+            request, "identities/registry/identity/_transfer_form.html", context, status=form_status(request, status)
+        )
     current = current_ownerships().filter(identity=identity).select_related("person").order_by("role")
-    return _page(request, "registry/owner_form.html", identity, form, status, current=list(current))
+    return _page(request, "identities/registry/owner_form.html", identity, form, status, current=list(current))
 
 
 @roles_required(CHANGERS)
@@ -107,8 +109,8 @@ def owner_end(request, uuid, ownership):
         return done(request, identity_url(identity, "owners") if still_visible else reverse("identities"))
 
     context = {"identity": identity, "can": abilities(request, identity), "ownership": record}
-    return confirm(request, "registry/owner_end.html", context, form_class=ReasonForm, service=services.ownership_end,
-                   success=ended, ownership=record, actor=request.user)  # fmt: skip
+    return confirm(request, "identities/registry/owner_end.html", context, form_class=ReasonForm,
+                   service=services.ownership_end, success=ended, ownership=record, actor=request.user)  # fmt: skip
 
 
 # --- identifiers ------------------------------------------------------------------------------------------------
@@ -127,7 +129,7 @@ def identifier_add(request, uuid):
         if ok:
             messages.success(request, f"{identity.name} is now also known as {identifier.value}.")
             return done(request, identity_url(identity, "identifiers"))
-    return _page(request, "registry/identifier_form.html", identity, form, status)
+    return _page(request, "identities/registry/identifier_form.html", identity, form, status)
 
 
 @roles_required(CHANGERS)
@@ -140,7 +142,7 @@ def identifier_remove(request, uuid, identifier):
         services.identifier_remove(identifier=record, actor=request.user, request=request)
         messages.success(request, f"{value} no longer identifies {identity.name}.")
         return done(request, identity_url(identity, "identifiers"))
-    return _page(request, "registry/identifier_remove.html", identity, None, None, identifier=record)
+    return _page(request, "identities/registry/identifier_remove.html", identity, None, None, identifier=record)
 
 
 # --- credentials ------------------------------------------------------------------------------------------------
@@ -169,7 +171,7 @@ def credential_register(request, uuid):
         if ok:
             messages.success(request, f"Credential “{credential.name}” is registered (fingerprint only).")
             return done(request, identity_url(identity, "credentials"))
-    return _page(request, "registry/credential_form.html", identity, form, status)
+    return _page(request, "identities/registry/credential_form.html", identity, form, status)
 
 
 @roles_required(CHANGERS)
@@ -184,7 +186,7 @@ def credential_revocation(request, uuid, credential):
         return done(request, identity_url(identity, "credentials"))
 
     context = {"identity": identity, "can": abilities(request, identity), "credential": record}
-    return confirm(request, "registry/credential_revoke.html", context, form_class=ReasonForm,
+    return confirm(request, "identities/registry/credential_revoke.html", context, form_class=ReasonForm,
                    service=services.credential_request_revocation, success=requested, credential=record,
                    actor=request.user)  # fmt: skip
 
@@ -211,4 +213,4 @@ def credential_resolve(request, uuid, credential):
             outcome = "confirmed as revoked" if confirmed else "marked as failed: it may still work"
             messages.success(request, f"“{record.name}” {outcome}.")
             return done(request, identity_url(identity, "credentials"))
-    return _page(request, "registry/credential_resolve.html", identity, form, status, credential=record)
+    return _page(request, "identities/registry/credential_resolve.html", identity, form, status, credential=record)

@@ -38,7 +38,7 @@ class IdentityTable(Table):
     filterset_class = IdentityFilter
     search_fields = ("name",)
     search_placeholder = "Name or identifier (SPIFFE ID, OIDC subject…)"
-    row_template = "registry/identity_list.html#row"
+    row_template = "identities/registry/identity_list.html#row"
     empty_title = "No identities yet"
     empty_text = "Register an agent or a service account to start governing it."
     selectable = False
@@ -73,7 +73,7 @@ def _list(request, queryset, *, mine: bool):
         "can_create": has_role(request.user, *CHANGERS),
         "can_transfer": admin and not mine,
     }
-    template = "registry/identity_list.html#table" if partial else "registry/identity_list.html"
+    template = "identities/registry/identity_list.html#table" if partial else "identities/registry/identity_list.html"
     return render(request, template, context, status=200 if table.filters_valid else 400)
 
 
@@ -96,7 +96,7 @@ def identity_detail(request, uuid):
     can = abilities(request, identity)
     context = identity_page(identity, can, Identity.objects.restrict(request.user, "view"))
     context["can_read_audit"] = has_role(request.user, *SEE_EVERYTHING)
-    return render(request, "registry/identity_detail.html", context)
+    return render(request, "identities/registry/identity_detail.html", context)
 
 
 @roles_required(CHANGERS)
@@ -118,7 +118,7 @@ def identity_create(request):
             messages.success(request, f"{identity.name} is registered: risk tier {identity.get_risk_tier_display()}.")
             return redirect(identity_url(identity))
     context = {"form": form, "creating": True, "admin": admin}
-    return render(request, "registry/identity_form.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/identity_form.html", context, status=form_status(request, status))
 
 
 @roles_required(CHANGERS)
@@ -161,7 +161,7 @@ def identity_edit(request, uuid):
             messages.success(request, f"{identity.name} was updated: risk tier {identity.get_risk_tier_display()}.")
             return redirect(identity_url(identity))
     context = {"form": form, "creating": False, "identity": identity}
-    return render(request, "registry/identity_form.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/identity_form.html", context, status=form_status(request, status))
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -193,7 +193,7 @@ def identity_transfer(request):
             )
             return redirect(reverse("identities"))
     context = {"form": form, "chosen": chosen, "unknown": len(set(chosen_ids)) - len(chosen)}
-    return render(request, "registry/identity_transfer.html", context, status=form_status(request, status))
+    return render(request, "identities/registry/identity_transfer.html", context, status=form_status(request, status))
 
 
 def _uuids(values) -> list[str]:

@@ -48,9 +48,9 @@ def identity_suspend(request, uuid):
         messages.warning(request, suspension_summary(identity.name, counts))
         return done(request, identity_url(identity))
 
-    return confirm(request, "registry/identity_suspend.html", {"identity": identity, "can": can},
+    return confirm(request, "identities/registry/identity_suspend.html", {"identity": identity, "can": can},
                    form_class=ReasonForm, service=ending.identity_suspend, success=suspended,
-                   partial="registry/identity_detail.html#kill-switch", stale=identity_url(identity),
+                   partial="identities/registry/identity_detail.html#kill-switch", stale=identity_url(identity),
                    identity=identity, actor=request.user)  # fmt: skip
 
 
@@ -67,6 +67,6 @@ def identity_resume(request, uuid):
         return done(request, identity_url(identity))
 
     context = {"identity": identity, "can": can}
-    return confirm(request, "registry/identity_resume.html", context, form_class=ReasonForm,
+    return confirm(request, "identities/registry/identity_resume.html", context, form_class=ReasonForm,
                    service=services.identity_resume, success=resumed, identity=identity,
                    actor=request.user)  # fmt: skip

@@ -32,4 +32,4 @@ def person_lookup(request):
             )
             .order_by("username")[:MAX_MATCHES]
         )
-    return render(request, "registry/_person_options.html", {"people": people})
+    return render(request, "identities/registry/_person_options.html", {"people": people})
