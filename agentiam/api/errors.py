@@ -126,5 +126,5 @@ def exception_handler(exc, context):
         code, text = "csrf_failed", CSRF_FAILED
     if code == "not_found" and text == exceptions.NotFound.default_detail:
         text = NOT_FOUND
-    response.data = error_body(code, text)
+    response.data = error_body(code, text, getattr(exc, "fields", None))  # an APIException may name its fields
     return response

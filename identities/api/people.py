@@ -5,11 +5,11 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from agentiam.adapters import api_call
+from agentiam.api.pagination import CursorPagination
 from agentiam.permissions import SEE_EVERYTHING, Role, RolePermission
 from agentiam.stepup import step_up_required
 from identities import services
@@ -27,6 +27,7 @@ STEP_UP_NOTE = (
 class CreatedOrder(CursorPagination):
     ordering = "created_at"
     page_size = 50
+    page_size_query_param = None  # a fixed page, as before
 
 
 @extend_schema_view(

@@ -349,9 +349,9 @@ def test_large_lists_use_cursor_pagination_without_a_count(client, auditor):
     assert second["next"] is None
 
 
-def test_an_invalid_cursor_gets_404_json_not_500(client, auditor):
+def test_an_invalid_cursor_gets_400_invalid_cursor_not_500(client, auditor):
     sign_in(client, auditor)
-    assert_error_shape(client.get("/api/v1/audit/entries/?cursor=garbage"), 404, "not_found")
+    assert_error_shape(client.get("/api/v1/audit/entries/?cursor=garbage"), 400, "invalid_cursor")
 
 
 # --- Schema and docs --------------------------------------------------------------------------------------
