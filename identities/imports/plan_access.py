@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from identities.imports import formats
 from identities.imports.context import Run, typed
-from identities.imports.plan_registry import _duplicates, _rule
+from identities.imports.plan_registry import _duplicates, _may_take_from, _rules
 from identities.risk import RiskInputs, StandingAccess, assess_risk, tier_at_least
 from identities.services import (
     ERR_ACTION_NOT_SUPPORTED,
@@ -90,83 +90,34 @@ GRANTED = "r.plan IN ('new', 'replace')"
 
 def _entitlement_rules(cursor, run: Run) -> None:
     table, entity = "res_entitlements", "entitlements"
+    rule = _rules(cursor, run, entity, table)
     cursor.execute(
         """INSERT INTO imp_errors (file, line, field, message, level)
            SELECT %(file)s, _line, 'external_id', %(message)s, 'notice' FROM res_entitlements WHERE plan = 'revoked'""",
         run.params(file=run.file(entity), message=NOTICE_REVOKED),
     )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "external_id",
-        "%(message)s",
-        f"{GRANTED} AND r.old_mode = 'jit'",
-        message=ERR_JIT_THROUGH_GRANT,
-    )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "identity",
-        "%(message)s",
-        f"{GRANTED} AND r.identity_status <> 'active'",
-        message=ERR_IDENTITY_NOT_ACTIVE,
-    )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
+    rule("external_id", f"{GRANTED} AND r.old_mode = 'jit'", message=ERR_JIT_THROUGH_GRANT)
+    rule("identity", f"{GRANTED} AND r.identity_status <> 'active'", message=ERR_IDENTITY_NOT_ACTIVE)
+    rule(
         "action",
-        "replace(%(message)s, '{action}', r.action)",
         f"{GRANTED} AND NOT r.action = ANY(r.tool_actions)",
+        sql="replace(%(message)s, '{action}', r.action)",
         message=ERR_ACTION_NOT_SUPPORTED,
     )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "expires_at",
-        "%(message)s",
-        f"{GRANTED} AND r.expires_at <= %(now)s",
-        message=ERR_EXPIRES_PAST,
-    )
+    rule("expires_at", f"{GRANTED} AND r.expires_at <= %(now)s", message=ERR_EXPIRES_PAST)
     if not run.importer.system:
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
-            "identity",
-            "%(message)s",
-            f"{GRANTED} AND r.action = 'read' AND NOT r.may_change",
-            message=ERR_NOT_OWNER,
-        )
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
+        rule("identity", f"{GRANTED} AND r.action = 'read' AND NOT r.may_change", message=ERR_NOT_OWNER)
+        rule(
             "action",
-            "CASE WHEN %(admin)s OR NOT r.owned_after THEN %(needs_admin)s ELSE %(read_only)s END",
             f"{GRANTED} AND r.action <> 'read' AND (NOT %(admin)s OR r.owned_after)",
+            sql="CASE WHEN %(admin)s OR NOT r.owned_after THEN %(needs_admin)s ELSE %(read_only)s END",
             needs_admin=ERR_PRIVILEGED_NEEDS_ADMIN,
             read_only=ERR_READ_ONLY_OWNER,
         )
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
+        rule(
             "identity",
-            "%(message)s",
-            """r.plan = 'replace' AND r.old_identity_id IS DISTINCT FROM r.identity_id AND NOT (
-                 (%(owner_role)s AND r.old_identity_id IN (SELECT identity_id FROM actor_owned))
-                 OR (%(admin)s AND r.old_identity_id NOT IN (SELECT identity_id FROM actor_owned)))""",
+            "r.plan = 'replace' AND r.old_identity_id IS DISTINCT FROM r.identity_id "
+            f"AND NOT {_may_take_from('r.old_identity_id')}",
             message=ERR_NOT_OWNER,
         )
     key = "COALESCE(r.identity_id::text, 'new:' || r.identity_ext), COALESCE(r.tool_id::text, 'new:' || r.tool_ext)"
@@ -180,13 +131,8 @@ def _entitlement_rules(cursor, run: Run) -> None:
         "identity, tool, action and scope",
         "r.plan <> 'revoked'",
     )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
+    rule(
         "scope",
-        "%(message)s",
         f"""{GRANTED} AND EXISTS (
                 SELECT 1 FROM identities_entitlement e
                 WHERE e.identity_id = r.identity_id AND e.tool_id = r.tool_id AND e.action = r.action
@@ -221,36 +167,19 @@ def _exception_rules(cursor, run: Run) -> None:
     )
     cursor.execute("DROP TABLE imp_high")
     table, entity = "res_entitlements", "entitlements"
+    rule = _rules(cursor, run, entity, table)
     needs = "replace(replace(%(message)s, '{action}', r.action), '{tier}', r.tier)"
     if run.importer.system:
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
-            "exception_reason",
-            needs,
-            "r.needs_exception",
-            message=ERR_EXCEPTION_NEEDS_PERSON,
-        )
+        rule("exception_reason", "r.needs_exception", sql=needs, message=ERR_EXCEPTION_NEEDS_PERSON)
         return
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
+    rule(
         "exception_reason",
-        needs,
         "r.needs_exception AND (r.exception_reason = '' OR r.exception_until IS NULL)",
+        sql=needs,
         message=ERR_NEEDS_EXCEPTION,
     )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
+    rule(
         "exception_until",
-        "%(message)s",
         """r.needs_exception AND r.exception_reason <> '' AND r.exception_until IS NOT NULL
            AND (r.exception_until <= %(now)s OR r.exception_until > %(latest)s)""",
         message=ERR_EXCEPTION_UNTIL,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from identities.imports import formats
 from identities.imports.context import Run, db_value, typed
-from identities.imports.plan_registry import _attributes, _duplicates, _rule
+from identities.imports.plan_registry import _attributes, _duplicates, _rules
 
 ERR_REGISTRY_ADMIN = "Only an administrator may change systems and tools."
 ERR_NAME_TAKEN = "A system named {value} already exists."
@@ -32,14 +32,10 @@ def plan_systems(cursor, run: Run) -> None:
             WHERE d.id = r.id AND ({mine}) IS DISTINCT FROM ({theirs})"""
     )
     _registry_admin_rule(cursor, run, "systems")
-    _rule(
-        cursor,
-        run,
-        "systems",
-        "res_systems",
+    _rules(cursor, run, "systems", "res_systems")(
         "name",
-        "replace(%(message)s, '{value}', quote_literal(r.name))",
         "EXISTS (SELECT 1 FROM identities_system o WHERE o.name = r.name AND o.id IS DISTINCT FROM r.id)",
+        sql="replace(%(message)s, '{value}', quote_literal(r.name))",
         message=ERR_NAME_TAKEN,
     )
     _duplicates(cursor, run, "systems", "res_systems", "name", "name", "name")
@@ -68,14 +64,10 @@ def plan_tools(cursor, run: Run) -> None:
             WHERE d.id = r.id AND (({mine}) IS DISTINCT FROM ({theirs}) OR r.system_id IS DISTINCT FROM d.system_id)"""
     )
     _registry_admin_rule(cursor, run, "tools")
-    _rule(
-        cursor,
-        run,
-        "tools",
-        "res_tools",
+    _rules(cursor, run, "tools", "res_tools")(
         "key",
-        "replace(%(message)s, '{value}', quote_literal(r.key))",
         "EXISTS (SELECT 1 FROM identities_tool o WHERE o.key = r.key AND o.id IS DISTINCT FROM r.id)",
+        sql="replace(%(message)s, '{value}', quote_literal(r.key))",
         message=ERR_KEY_TAKEN,
     )
     _duplicates(cursor, run, "tools", "res_tools", "key", "key", "key")
@@ -84,13 +76,4 @@ def plan_tools(cursor, run: Run) -> None:
 def _registry_admin_rule(cursor, run: Run, entity: str) -> None:
     if run.importer.admin or run.importer.system:
         return
-    _rule(
-        cursor,
-        run,
-        entity,
-        f"res_{entity}",
-        "external_id",
-        "%(message)s",
-        "r.id IS NULL OR r.changed",
-        message=ERR_REGISTRY_ADMIN,
-    )
+    _rules(cursor, run, entity, f"res_{entity}")("external_id", "r.id IS NULL OR r.changed", message=ERR_REGISTRY_ADMIN)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from identities.imports import formats
 from identities.imports.context import Run, db_value, typed
-from identities.imports.plan_registry import _duplicates, _rule
+from identities.imports.plan_registry import _duplicates, _may_take_from, _rules
 from identities.services import ERR_NOT_OWNER
 
 ERR_FINGERPRINT_TAKEN = "Another credential has this fingerprint."
@@ -56,19 +56,15 @@ def plan_credentials(cursor, run: Run) -> None:
                OR {holders_now} IS DISTINCT FROM {holders_before} OR {entitlements_changed})"""
     )
     table, name = "res_credentials", "credentials"
-    _rule(
-        cursor,
-        run,
-        name,
-        table,
+    rule = _rules(cursor, run, name, table)
+    rule(
         "fingerprint",
-        "%(message)s",
         """EXISTS (SELECT 1 FROM identities_credential o
                    WHERE o.fingerprint = r.fingerprint AND o.id IS DISTINCT FROM r.id)""",
         message=ERR_FINGERPRINT_TAKEN,
     )
     _duplicates(cursor, run, name, table, "fingerprint", "fingerprint", "fingerprint")
-    _rule(cursor, run, name, table, "holders", "%(message)s", "cardinality(r.holder_exts) = 0", message=ERR_NO_HOLDER)
+    rule("holders", "cardinality(r.holder_exts) = 0", message=ERR_NO_HOLDER)
     cursor.execute(
         """INSERT INTO imp_errors (file, line, field, message)
            SELECT %(file)s, r._line, 'entitlements', replace(%(message)s, '{value}', quote_literal(x))
@@ -77,18 +73,12 @@ def plan_credentials(cursor, run: Run) -> None:
         run.params(file=run.file(name), message=ERR_REVOKED_IN_FILE),
     )
     if not run.importer.system:
-        _rule(
-            cursor,
-            run,
-            name,
-            table,
+        rule(
             "holders",
-            "%(message)s",
-            """(r.id IS NULL OR r.changed) AND (
+            f"""(r.id IS NULL OR r.changed) AND (
                  EXISTS (SELECT 1 FROM unnest(r.holder_exts) h JOIN perm_identities p ON p.ext = h
                          WHERE NOT p.may_change)
-                 OR EXISTS (SELECT 1 FROM identities_credential_holders h WHERE h.credential_id = r.id AND NOT (
-                     (%(owner_role)s AND h.identity_id IN (SELECT identity_id FROM actor_owned))
-                     OR (%(admin)s AND h.identity_id NOT IN (SELECT identity_id FROM actor_owned)))))""",
+                 OR EXISTS (SELECT 1 FROM identities_credential_holders h WHERE h.credential_id = r.id
+                         AND NOT {_may_take_from("h.identity_id")}))""",
             message=ERR_NOT_OWNER,
         )

@@ -1,7 +1,7 @@
 """Second pass, part one: identities and identifiers (systems and tools are `plan_catalog`). Each file's rows
 become a typed `res_<entity>` table that says what every row will do (new, changed or unchanged), and the
-rules of the services ("who changes what") run over it set-wise. `_rule` and `_duplicates` are shared by the
-other planners."""
+rules of the services ("who changes what") run over it set-wise. `_rules`, `_may_take_from` and `_duplicates`
+are shared by the other planners."""
 
 # ruff: noqa: S608 - SQL is assembled from this package's own table and column names, never from input;
 # values always travel as parameters.
@@ -29,12 +29,25 @@ def _attributes(entity: formats.Entity, skip: set[str]) -> list[formats.Column]:
     return [c for c in entity.columns if c.name != "external_id" and c.name not in skip and c.kind != formats.REF]
 
 
-def _rule(cursor, run: Run, entity: str, table: str, field: str, message_sql: str, where: str, **params) -> None:
-    cursor.execute(
-        f"""INSERT INTO imp_errors (file, line, field, message)
-            SELECT %(file)s, r._line, %(field)s, {message_sql} FROM {table} r WHERE {where}""",
-        run.params(file=run.file(entity), field=field, **params),
-    )
+def _rules(cursor, run: Run, entity: str, table: str):
+    """The error rules of one file's staged `table`: `rule(field, where, sql=..., **params)` writes an error on
+    `field` for every row that `where` holds for; its message is `sql` (by default the parameter `message`)."""
+
+    def rule(field: str, where: str, sql: str = "%(message)s", **params) -> None:
+        cursor.execute(
+            f"""INSERT INTO imp_errors (file, line, field, message)
+                SELECT %(file)s, r._line, %(field)s, {sql} FROM {table} r WHERE {where}""",
+            run.params(file=run.file(entity), field=field, **params),
+        )
+
+    return rule
+
+
+def _may_take_from(column: str) -> str:
+    """SQL: the importer may take what `column` (an identity id) holds away from it: an owner from an identity it
+    owns, an admin from one it does not (the services' rule for moving what an identity holds)."""
+    return f"""((%(owner_role)s AND {column} IN (SELECT identity_id FROM actor_owned))
+                 OR (%(admin)s AND {column} NOT IN (SELECT identity_id FROM actor_owned)))"""
 
 
 def _duplicates(cursor, run: Run, entity: str, table: str, field: str, key_sql: str, what: str, where="true"):
@@ -106,71 +119,26 @@ def plan_identities(cursor, run: Run) -> None:
            WHERE owner_id IS NOT NULL AND owner_id IS DISTINCT FROM current_owner_id"""
     )
     _permissions(cursor, run)
-    table, entity = "res_identities", "identities"
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "kind",
-        "%(message)s",
-        "r.id IS NOT NULL AND r.kind <> r.old_kind",
-        message=ERR_KIND_FIXED,
-    )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "person",
-        "%(message)s",
-        "r.person_id IS NOT NULL AND r.kind <> 'human'",
-        message=ERR_PERSON_HUMAN,
-    )
+    rule = _rules(cursor, run, "identities", "res_identities")
+    rule("kind", "r.id IS NOT NULL AND r.kind <> r.old_kind", message=ERR_KIND_FIXED)
+    rule("person", "r.person_id IS NOT NULL AND r.kind <> 'human'", message=ERR_PERSON_HUMAN)
     if not run.importer.system:
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
+        rule(
             "owner",
-            "%(message)s",
             "r.id IS NULL AND NOT %(admin)s AND %(owner_role)s AND r.owner_id IS DISTINCT FROM %(actor)s "
             "AND r.owner_id IS NOT NULL",
             message=ERR_OWNER_SELF,
         )
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
+        rule(
             "external_id",
-            "CASE WHEN r.id IS NULL THEN %(new)s ELSE %(existing)s END",
             "(r.id IS NULL OR r.changed OR r.owner_changed) AND NOT (SELECT p.may_change FROM perm_identities p "
             "WHERE p.ext = r.ext)",
+            sql="CASE WHEN r.id IS NULL THEN %(new)s ELSE %(existing)s END",
             new=ERR_NOT_OWNER,
             existing=ERR_IDENTITY_NOT_YOURS,
         )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "owner",
-        "%(message)s",
-        "r.owner_changed AND NOT r.owner_active",
-        message=ERR_OWNER_INACTIVE,
-    )
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
-        "owner",
-        "%(message)s",
-        "r.owner_changed AND r.owner_active AND NOT r.owner_has_role",
-        message=ERR_OWNER_ROLE,
-    )
+    rule("owner", "r.owner_changed AND NOT r.owner_active", message=ERR_OWNER_INACTIVE)
+    rule("owner", "r.owner_changed AND r.owner_active AND NOT r.owner_has_role", message=ERR_OWNER_ROLE)
 
 
 def _permissions(cursor, run: Run) -> None:
@@ -289,29 +257,19 @@ def plan_identifiers(cursor, run: Run) -> None:
               AND (({mine}) IS DISTINCT FROM ({theirs}) OR r.identity_id IS DISTINCT FROM d.identity_id)"""
     )
     table, entity = "res_identifiers", "identifiers"
-    _rule(
-        cursor,
-        run,
-        entity,
-        table,
+    rule = _rules(cursor, run, entity, table)
+    rule(
         "value",
-        "%(message)s",
         "EXISTS (SELECT 1 FROM identities_identifier o WHERE o.value = r.value AND o.id IS DISTINCT FROM r.id)",
         message=ERR_IDENTIFIER_TAKEN,
     )
     _duplicates(cursor, run, entity, table, "value", "value", "value")
     if not run.importer.system:
-        _rule(
-            cursor,
-            run,
-            entity,
-            table,
+        rule(
             "identity",
-            "%(message)s",
-            """(r.id IS NULL OR r.changed) AND (
+            f"""(r.id IS NULL OR r.changed) AND (
                  NOT (SELECT p.may_change FROM perm_identities p WHERE p.ext = r.identity_ext)
-                 OR (r.old_identity_id IS NOT NULL AND r.old_identity_id IS DISTINCT FROM r.identity_id AND NOT (
-                     (%(owner_role)s AND r.old_identity_id IN (SELECT identity_id FROM actor_owned))
-                     OR (%(admin)s AND r.old_identity_id NOT IN (SELECT identity_id FROM actor_owned)))))""",
+                 OR (r.old_identity_id IS NOT NULL AND r.old_identity_id IS DISTINCT FROM r.identity_id
+                     AND NOT {_may_take_from("r.old_identity_id")}))""",
             message=ERR_NOT_OWNER,
         )
