@@ -19,7 +19,7 @@ from agentiam.client.gateway import call_tool
 from identities.runtime import services as runtime
 from identities.runtime.models import AssertionKey
 from identities.runtime.models import Gateway as GatewayRow
-from identities.runtime.seeds import reference_client as demo_client_seed
+from identities.runtime.seeds import reference_client
 from tests.runtime_support import AUDIENCE, CLIENT_KEY, build_estate, ensure_baseline_policy, public_jwk
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -132,38 +132,38 @@ def demo_estate(signing_keys):
 
 
 def test_the_local_seed_writes_the_demo_secrets_privately_and_is_idempotent(demo_estate, tmp_path):
-    demo_client_seed.seed(tmp_path, profile="local")
-    path = tmp_path / demo_client_seed.FILE_NAME
+    reference_client.seed(tmp_path, profile="local")
+    path = tmp_path / reference_client.FILE_NAME
     first = json.loads(path.read_text())
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    demo_client_seed.seed(tmp_path, profile="local")
+    reference_client.seed(tmp_path, profile="local")
     assert json.loads(path.read_text()) == first
-    assert GatewayRow.objects.filter(name=demo_client_seed.GATEWAY_NAME).count() == 1
+    assert GatewayRow.objects.filter(name=reference_client.GATEWAY_NAME).count() == 1
     assert AssertionKey.objects.enabled().filter(kid=first["agent"]["kid"]).count() == 1
 
 
 def test_a_lost_secrets_file_rotates_the_credential_and_replaces_the_key(demo_estate, tmp_path):
-    demo_client_seed.seed(tmp_path, profile="local")
-    first = json.loads((tmp_path / demo_client_seed.FILE_NAME).read_text())
-    (tmp_path / demo_client_seed.FILE_NAME).unlink()
-    demo_client_seed.seed(tmp_path, profile="local")
-    second = json.loads((tmp_path / demo_client_seed.FILE_NAME).read_text())
+    reference_client.seed(tmp_path, profile="local")
+    first = json.loads((tmp_path / reference_client.FILE_NAME).read_text())
+    (tmp_path / reference_client.FILE_NAME).unlink()
+    reference_client.seed(tmp_path, profile="local")
+    second = json.loads((tmp_path / reference_client.FILE_NAME).read_text())
     assert second["gateway"]["credential"] != first["gateway"]["credential"]
-    keys = AssertionKey.objects.filter(kid__startswith=demo_client_seed.KID_PREFIX)
+    keys = AssertionKey.objects.filter(kid__startswith=reference_client.KID_PREFIX)
     assert list(keys.enabled().values_list("kid", flat=True)) == [second["agent"]["kid"]]
 
 
 @pytest.mark.parametrize("profile", ["production", "test"])
 def test_no_demo_secrets_are_written_outside_the_local_profile(demo_estate, tmp_path, profile):
-    demo_client_seed.seed(tmp_path, profile=profile)
-    assert not (tmp_path / demo_client_seed.FILE_NAME).exists()
-    assert not GatewayRow.objects.filter(name=demo_client_seed.GATEWAY_NAME).exists()
+    reference_client.seed(tmp_path, profile=profile)
+    assert not (tmp_path / reference_client.FILE_NAME).exists()
+    assert not GatewayRow.objects.filter(name=reference_client.GATEWAY_NAME).exists()
 
 
 def test_the_demo_command_plays_the_whole_story_against_the_app(demo_estate, live_server, tmp_path):
-    demo_client_seed.seed(tmp_path, profile="local")
+    reference_client.seed(tmp_path, profile="local")
     lines: list[str] = []
-    status = run_demo(live_server.url, tmp_path / demo_client_seed.FILE_NAME, out=lines.append)
+    status = run_demo(live_server.url, tmp_path / reference_client.FILE_NAME, out=lines.append)
     printed = "\n".join(lines)
     assert status == 0, printed
     assert "UNEXPECTED" not in printed and "invalid_scope" in printed and "github.merge_pull_request:write" in printed
@@ -177,11 +177,11 @@ def test_the_demo_says_where_the_credentials_should_be_when_they_are_missing(tmp
 
 def test_a_refused_demo_configuration_is_skipped_without_breaking_the_seed(demo_estate, tmp_path, cast):
     runtime.gateway_create(
-        actor=cast.administrator, name="squatter", audiences=[demo_client_seed.AUDIENCE], environment="dev"
+        actor=cast.administrator, name="squatter", audiences=[reference_client.AUDIENCE], environment="dev"
     )
-    lines = demo_client_seed.seed(tmp_path, profile="local")
+    lines = reference_client.seed(tmp_path, profile="local")
     assert "refused" in lines[0] and "already served" in lines[0]
-    assert not (tmp_path / demo_client_seed.FILE_NAME).exists()
+    assert not (tmp_path / reference_client.FILE_NAME).exists()
 
 
 def test_the_demo_says_so_when_agentiam_is_not_running(tmp_path):
@@ -195,7 +195,7 @@ def test_the_demo_says_so_when_agentiam_is_not_running(tmp_path):
                 "token_endpoint": "http://127.0.0.1:9/api/v1/runtime/token",
                 "agent": {"id": "x", "name": "a", "kid": "k", "private_key_pem": key},
                 "gateway": {"name": "g", "audience": AUDIENCE, "credential": "c"},
-                **demo_client_seed.DEMO_CALLS,
+                **reference_client.DEMO_CALLS,
             }
         )
     )
