@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from identities.imports import formats
 from identities.imports.context import Run, db_value, typed
-from identities.imports.plan_registry import _attributes, _duplicates, _rules
+from identities.imports.plan_registry import _attributes, _rules, _unique
 
 ERR_REGISTRY_ADMIN = "Only an administrator may change systems and tools."
 ERR_NAME_TAKEN = "A system named {value} already exists."
@@ -32,13 +32,7 @@ def plan_systems(cursor, run: Run) -> None:
             WHERE d.id = r.id AND ({mine}) IS DISTINCT FROM ({theirs})"""
     )
     _registry_admin_rule(cursor, run, "systems")
-    _rules(cursor, run, "systems", "res_systems")(
-        "name",
-        "EXISTS (SELECT 1 FROM identities_system o WHERE o.name = r.name AND o.id IS DISTINCT FROM r.id)",
-        sql="replace(%(message)s, '{value}', quote_literal(r.name))",
-        message=ERR_NAME_TAKEN,
-    )
-    _duplicates(cursor, run, "systems", "res_systems", "name", "name", "name")
+    _unique(cursor, run, "systems", "name", "identities_system", ERR_NAME_TAKEN, quoted=True)
 
 
 def plan_tools(cursor, run: Run) -> None:
@@ -64,13 +58,7 @@ def plan_tools(cursor, run: Run) -> None:
             WHERE d.id = r.id AND (({mine}) IS DISTINCT FROM ({theirs}) OR r.system_id IS DISTINCT FROM d.system_id)"""
     )
     _registry_admin_rule(cursor, run, "tools")
-    _rules(cursor, run, "tools", "res_tools")(
-        "key",
-        "EXISTS (SELECT 1 FROM identities_tool o WHERE o.key = r.key AND o.id IS DISTINCT FROM r.id)",
-        sql="replace(%(message)s, '{value}', quote_literal(r.key))",
-        message=ERR_KEY_TAKEN,
-    )
-    _duplicates(cursor, run, "tools", "res_tools", "key", "key", "key")
+    _unique(cursor, run, "tools", "key", "identities_tool", ERR_KEY_TAKEN, quoted=True)
 
 
 def _registry_admin_rule(cursor, run: Run, entity: str) -> None:

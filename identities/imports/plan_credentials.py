@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from identities.imports import formats
 from identities.imports.context import Run, db_value, typed
-from identities.imports.plan_registry import _duplicates, _may_take_from, _rules
+from identities.imports.plan_registry import _may_take_from, _rules, _unique
 from identities.services import ERR_NOT_OWNER
 
 ERR_FINGERPRINT_TAKEN = "Another credential has this fingerprint."
@@ -57,13 +57,7 @@ def plan_credentials(cursor, run: Run) -> None:
     )
     table, name = "res_credentials", "credentials"
     rule = _rules(cursor, run, name, table)
-    rule(
-        "fingerprint",
-        """EXISTS (SELECT 1 FROM identities_credential o
-                   WHERE o.fingerprint = r.fingerprint AND o.id IS DISTINCT FROM r.id)""",
-        message=ERR_FINGERPRINT_TAKEN,
-    )
-    _duplicates(cursor, run, name, table, "fingerprint", "fingerprint", "fingerprint")
+    _unique(cursor, run, name, "fingerprint", "identities_credential", ERR_FINGERPRINT_TAKEN)
     rule("holders", "cardinality(r.holder_exts) = 0", message=ERR_NO_HOLDER)
     cursor.execute(
         """INSERT INTO imp_errors (file, line, field, message)

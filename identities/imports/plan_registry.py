@@ -1,7 +1,7 @@
 """Second pass, part one: identities and identifiers (systems and tools are `plan_catalog`). Each file's rows
 become a typed `res_<entity>` table that says what every row will do (new, changed or unchanged), and the
-rules of the services ("who changes what") run over it set-wise. `_rules`, `_may_take_from` and `_duplicates`
-are shared by the other planners."""
+rules of the services ("who changes what") run over it set-wise. `_rules`, `_unique`, `_may_take_from` and
+`_duplicates` are shared by the other planners."""
 
 # ruff: noqa: S608 - SQL is assembled from this package's own table and column names, never from input;
 # values always travel as parameters.
@@ -58,6 +58,20 @@ def _duplicates(cursor, run: Run, entity: str, table: str, field: str, key_sql: 
             WHERE _line <> first""",
         run.params(file=run.file(entity), field=field, message=ERR_SAME_AS_LINE.replace("{what}", what)),
     )
+
+
+def _unique(cursor, run: Run, entity: str, column: str, db_table: str, message: str, quoted: bool = False):
+    """`column` names one row: an error where another row of `db_table` already holds the value (`quoted`: the
+    message's {value} is the value), and on every repeat of a value within the file."""
+    table = f"res_{entity}"
+    sql = f"replace(%(message)s, '{{value}}', quote_literal(r.{column}))" if quoted else "%(message)s"
+    _rules(cursor, run, entity, table)(
+        column,
+        f"EXISTS (SELECT 1 FROM {db_table} o WHERE o.{column} = r.{column} AND o.id IS DISTINCT FROM r.id)",
+        sql=sql,
+        message=message,
+    )
+    _duplicates(cursor, run, entity, table, column, column, column)
 
 
 def actor_tables(cursor, run: Run) -> None:
@@ -258,12 +272,7 @@ def plan_identifiers(cursor, run: Run) -> None:
     )
     table, entity = "res_identifiers", "identifiers"
     rule = _rules(cursor, run, entity, table)
-    rule(
-        "value",
-        "EXISTS (SELECT 1 FROM identities_identifier o WHERE o.value = r.value AND o.id IS DISTINCT FROM r.id)",
-        message=ERR_IDENTIFIER_TAKEN,
-    )
-    _duplicates(cursor, run, entity, table, "value", "value", "value")
+    _unique(cursor, run, entity, "value", "identities_identifier", ERR_IDENTIFIER_TAKEN)
     if not run.importer.system:
         rule(
             "identity",

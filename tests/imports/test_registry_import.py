@@ -310,6 +310,30 @@ def test_a_row_naming_a_revoked_entitlement_is_reported_not_granted_again(cast, 
     assert not Entitlement.objects.filter(external_id="e-2", revoked_at__isnull=True).exists()
 
 
+def test_a_value_another_row_holds_is_taken_and_a_repeat_in_the_file_names_the_first_line(cast, tmp_path, imported):
+    identifier = Identifier.objects.get(external_id="id-1").value
+    files = {
+        "persons__csv": imported["persons__csv"],
+        "identities__csv": imported["identities__csv"],
+        "systems__csv": [{"external_id": "sys-2", "name": "GitHub", "kind": "saas"}],
+        "tools__csv": [{"external_id": "t-2", "system": "sys-gh", "key": "github.pr", "name": "x", "actions": "read"}],
+        "identifiers__csv": [
+            {"external_id": "id-2", "identity": "bot-2", "kind": "spiffe", "value": identifier},
+            {"external_id": "id-3", "identity": "bot-2", "kind": "spiffe", "value": "spiffe://acme.org/ns/x"},
+            {"external_id": "id-4", "identity": "bot-2", "kind": "spiffe", "value": "spiffe://acme.org/ns/x"},
+        ],
+        "credentials__csv": [{**imported["credentials__csv"][0], "external_id": "c-2", "entitlements": ""}],
+    }
+    before = snapshot()
+    found = problems(registry_import(path=make_zip(tmp_path, "taken.zip", **files), actor=cast.administrator))
+    assert ("systems.csv", 2, "name", "A system named 'GitHub' already exists.") in found, found
+    assert ("tools.csv", 2, "key", "A tool with the key 'github.pr' already exists.") in found, found
+    assert ("identifiers.csv", 2, "value", "This identifier already belongs to an identity.") in found, found
+    assert ("identifiers.csv", 4, "value", "Same value as line 3.") in found, found
+    assert ("credentials.csv", 2, "fingerprint", "Another credential has this fingerprint.") in found, found
+    assert snapshot() == before
+
+
 def test_rows_absent_from_the_file_change_nothing_and_a_new_owner_is_a_transfer(cast, tmp_path, imported):
     other = make_person("maria", Role.IDENTITY_OWNER, email="maria@example.com")
     files = {
