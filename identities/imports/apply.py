@@ -7,6 +7,7 @@ nothing for unchanged ones — and collect the identities whose risk must be rec
 from __future__ import annotations
 
 from agentiam.digests import Digest, rows_digest, sql_digest
+from identities.imports import formats
 from identities.imports.context import Run
 from identities.signals import entitlements_revoked
 
@@ -91,23 +92,7 @@ def apply_tools(cursor, run: Run) -> None:
     )
 
 
-IDENTITY_ATTRIBUTES = (
-    "kind",
-    "name",
-    "description",
-    "environment",
-    "hosting",
-    "cloud_account",
-    "region",
-    "exposure",
-    "capabilities",
-    "model_provider",
-    "model_name",
-    "allowed_image_digests",
-    "source_repository",
-    "source_commit",
-    "attestation_signer",
-)
+IDENTITY_ATTRIBUTES = formats.IDENTITIES.attributes()
 
 
 def apply_identities(cursor, run: Run) -> None:
@@ -262,18 +247,7 @@ def apply_entitlements(cursor, run: Run) -> None:
     }
 
 
-CREDENTIAL_ATTRIBUTES = (
-    "name",
-    "kind",
-    "fingerprint",
-    "is_static",
-    "ttl_seconds",
-    "storage_kind",
-    "storage_location",
-    "issued_at",
-    "last_rotated_at",
-    "expires_at",
-)
+CREDENTIAL_ATTRIBUTES = formats.CREDENTIALS.attributes()
 
 
 def apply_credentials(cursor, run: Run) -> None:

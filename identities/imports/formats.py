@@ -74,6 +74,10 @@ class Entity:
     def required(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.required)
 
+    def attributes(self) -> tuple[str, ...]:
+        """The columns that are the row's own fields, as the table names them (no external id, no references)."""
+        return tuple(c.name for c in self.columns if c.name != "external_id" and c.kind not in (REF, REF_LIST))
+
 
 def _choices(enum) -> tuple[str, ...]:
     return tuple(value for value in enum.values if value)
