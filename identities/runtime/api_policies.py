@@ -24,12 +24,23 @@ class PolicyVersionSerializer(serializers.ModelSerializer):
     parent = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
     activated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    digest = serializers.SerializerMethodField(help_text="What activation must name: SHA-256 of text, schema, cases.")
 
     class Meta:
         model = PolicyVersion
         fields = ["id", "number", "status", "summary", "policy_text", "schema_text", "test_cases", "parent", "author",
-                  "created_at", "activated_by", "activated_at", "retired_at"]  # fmt: skip
+                  "created_at", "activated_by", "activated_at", "retired_at", "digest"]  # fmt: skip
         read_only_fields = fields
+
+    def get_digest(self, version: PolicyVersion) -> str:
+        return services.policy_digest(version)
+
+
+class ActivateSerializer(serializers.Serializer):
+    digest = serializers.CharField(
+        max_length=80, required=False, allow_blank=True, default="",
+        help_text="The `digest` of the version as reviewed; a draft changed since is refused (409).",
+    )  # fmt: skip
 
 
 class DraftCreateSerializer(serializers.Serializer):
@@ -107,12 +118,16 @@ class PolicyVersionViewSet(ServiceErrors, mixins.ListModelMixin, mixins.Retrieve
         ]  # fmt: skip
         return Response({"days": days, "replayed": simulation.replayed, "limited": simulation.limited, "flips": flips})
 
-    @extend_schema(summary="Activate a draft (a second administrator; browser step-up)", tags=["policies"],
-                   request=None, responses={200: PolicyVersionSerializer})  # fmt: skip
+    @extend_schema(summary="Activate a draft (a second administrator who did not write or edit it; browser step-up)",
+                   tags=["policies"], request=ActivateSerializer, responses={200: PolicyVersionSerializer})  # fmt: skip
     @action(detail=True, methods=["post"])
     @step_up_required
     def activate(self, request, id=None):
-        version = services.policy_activate(actor=request.user, version=self.get_object(), request=request)
+        given = ActivateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        version = services.policy_activate(
+            actor=request.user, version=self.get_object(), digest=given.validated_data["digest"], request=request
+        )
         return Response(PolicyVersionSerializer(version).data)
 
 

@@ -84,7 +84,7 @@ def test_a_version_whose_test_cases_fail_cannot_be_activated(cast, second_admin)
     )  # fmt: skip
     assert any("standing read is allowed" in error for error in services.policy_validate(version=draft))
     with pytest.raises(ValidationError) as refused:
-        services.policy_activate(actor=second_admin, version=draft)
+        services.policy_activate(actor=second_admin, version=draft, digest=services.policy_digest(draft))
     assert services.ERR_INVALID in refused.value.messages
     draft.refresh_from_db()
     assert draft.status == "draft" and active().number == 1
@@ -110,7 +110,7 @@ def test_a_second_administrator_with_step_up_activates_and_the_next_decide_uses_
     sign_in(client, second_admin)
     assert client.post(url)["Location"].startswith(reverse("step_up"))  # no step-up yet: nothing changes
     assert active().number == 1
-    response = stepped_up(client, second_admin).post(url)
+    response = stepped_up(client, second_admin).post(url, {"digest": services.policy_digest(draft)})
     assert response.status_code == 302
     draft.refresh_from_db()
     old = PolicyVersion.objects.get(number=1)
@@ -280,7 +280,8 @@ def test_activation_over_the_api_needs_a_step_up_and_a_second_administrator(cast
     response = stepped_up(client, cast.administrator).post(url)
     assert response.status_code == 403 and response.json()["detail"] == services.ERR_OWN_CHANGE
     sign_in(client, second_admin)
-    response = stepped_up(client, second_admin).post(url)
+    digest = client.get(f"/api/v1/policies/{draft.uuid}/").json()["digest"]
+    response = stepped_up(client, second_admin).post(url, {"digest": digest}, content_type="application/json")
     assert response.status_code == 200 and response.json()["status"] == "active"
 
 

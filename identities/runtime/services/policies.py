@@ -8,6 +8,7 @@ workers pick the new version up on their next request (the evaluator compares ve
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -21,17 +22,25 @@ from django.utils import timezone
 from agentiam import jsonsafe
 from agentiam.errors import Conflict, invalid
 from agentiam.permissions import Role, roles_of
+from audit.models import AuditEntry
 from audit.trail import audit_record
 from identities.runtime.models import PolicyDecision, PolicyStatus, PolicyVersion
 from identities.runtime.policy import SYSTEM_REASONS, RecordedDecision, explanations, replay, validate
 
 ERR_ADMIN_ONLY = "Only an administrator may change policy versions."
 ERR_NOT_DRAFT = "Only a draft can be changed or activated; this version is {status}."
-ERR_OWN_CHANGE = "Nobody activates their own change: a second administrator must activate this draft."
+ERR_OWN_CHANGE = (
+    "Nobody activates a draft they wrote or edited: a second administrator, who did neither, must activate it."
+)
+ERR_DIGEST_MISSING = "Name the digest of the text you reviewed (shown with the draft) to activate it."
+ERR_DIGEST_CHANGED = "The draft changed after it was reviewed (reviewed {given}, now {current}): review it again."
+# The audit actions that change a draft's text: their actors may not activate it.
+EDITING_ACTIONS = ("policy.draft_create", "policy.draft_update")
 ERR_INVALID = "This draft does not pass validation, so it cannot be activated."
 ERR_TEST_CASES_JSON = "The test cases must be a JSON list: {error}."
 ERR_POLICY_EMPTY = "Write the policy text (Cedar)."
 ERR_DAYS = "Simulate over 1 to 90 days of recorded decisions."
+ERR_UNPARSABLE = "The policy text does not parse; fix the draft before simulating."
 SIMULATION_LIMIT = 5000  # newest decisions replayed; keeps a simulation to a few seconds
 
 
@@ -98,15 +107,38 @@ def policy_draft_update(
     return version
 
 
+def policy_digest(version: PolicyVersion) -> str:
+    """SHA-256 of exactly what a reviewer reads and activation makes active: text, schema and test cases."""
+    canonical = json.dumps(
+        [version.policy_text, version.schema_text, version.test_cases], sort_keys=True, separators=(",", ":")
+    )
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def policy_editors(version: PolicyVersion) -> set[int]:
+    """Everyone who wrote or edited the draft: its author and the actors of its drafting entries in the trail."""
+    entries = AuditEntry.objects.filter(
+        object_type=PolicyVersion._meta.label_lower, object_id=str(version.uuid), action__in=EDITING_ACTIONS
+    )
+    editors = {actor for actor in entries.values_list("actor_id", flat=True) if actor is not None}
+    return editors | ({version.author_id} if version.author_id else set())
+
+
 @transaction.atomic
-def policy_activate(*, actor, version: PolicyVersion, request=None) -> PolicyVersion:
-    """Make the draft the active version (step-up is the view's: API tokens never get here)."""
+def policy_activate(*, actor, version: PolicyVersion, digest: str = "", request=None) -> PolicyVersion:
+    """Make the draft the active version: four eyes — nobody who wrote or edited it — on exactly the text
+    reviewed (`digest`, from policy_digest; a change since is a conflict). Step-up is the view's."""
     _require_admin(actor)
     version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
     if version.status != PolicyStatus.DRAFT:
         raise Conflict(ERR_NOT_DRAFT.format(status=version.get_status_display().lower()))
-    if version.author_id == actor.pk:
+    if actor.pk in policy_editors(version):
         raise PermissionDenied(ERR_OWN_CHANGE)
+    if not isinstance(digest, str) or not digest.strip():
+        raise invalid("digest", ERR_DIGEST_MISSING)
+    current = policy_digest(version)
+    if digest.strip() != current:
+        raise Conflict(ERR_DIGEST_CHANGED.format(given=digest.strip()[:80], current=current))
     errors = policy_validate(version=version)
     if errors:
         raise ValidationError({"policy_text": [ERR_INVALID, *errors]})
@@ -118,7 +150,8 @@ def policy_activate(*, actor, version: PolicyVersion, request=None) -> PolicyVer
     version.status, version.activated_by, version.activated_at = PolicyStatus.ACTIVE, actor, now
     version.save(update_fields=["status", "activated_by", "activated_at"])
     audit_record(actor=actor, action="policy.activate", target=version, request=request,
-                 changes={"number": version.number, "retired": previous.number if previous else None})  # fmt: skip
+                 changes={"number": version.number, "retired": previous.number if previous else None,
+                          "digest": current})  # fmt: skip
     return version
 
 
@@ -166,6 +199,10 @@ def policy_simulate(*, version: PolicyVersion, days: int = 7, limit: int = SIMUL
     version and list exactly the calls whose decision would flip."""
     if not 1 <= days <= 90:
         raise invalid("days", ERR_DAYS)
+    try:
+        rules = {**explanations(version.policy_text), **SYSTEM_REASONS}
+    except ValueError:
+        raise invalid("policy_text", ERR_UNPARSABLE) from None
     since = timezone.now() - timedelta(days=days)
     rows = list(
         PolicyDecision.objects.filter(decided_at__gte=since)
@@ -178,7 +215,6 @@ def policy_simulate(*, version: PolicyVersion, days: int = 7, limit: int = SIMUL
     by_id = {str(row.id): row for row in rows}
     records = [RecordedDecision(str(row.id), row.evaluated, row.decision == "allow") for row in rows]
     flips = replay(records, version.policy_text, version.schema_text)
-    rules = {**explanations(version.policy_text), **SYSTEM_REASONS}
     return Simulation(days, len(rows), limited, [
         SimulatedFlip(by_id[f.id], f.now_allow, f.reasons, f.errors, [(r, rules.get(r, "")) for r in f.reasons])
         for f in flips
@@ -188,18 +224,23 @@ def policy_simulate(*, version: PolicyVersion, days: int = 7, limit: int = SIMUL
 __all__ = [
     "ERR_ADMIN_ONLY",
     "ERR_DAYS",
+    "ERR_DIGEST_CHANGED",
+    "ERR_DIGEST_MISSING",
     "ERR_INVALID",
     "ERR_NOT_DRAFT",
     "ERR_OWN_CHANGE",
     "ERR_POLICY_EMPTY",
     "ERR_TEST_CASES_JSON",
+    "ERR_UNPARSABLE",
     "SIMULATION_LIMIT",
     "Simulation",
     "parse_test_cases",
     "policy_activate",
     "policy_diff",
+    "policy_digest",
     "policy_draft_create",
     "policy_draft_update",
+    "policy_editors",
     "policy_simulate",
     "policy_validate",
 ]

@@ -74,7 +74,7 @@ def policy_detail(request, uuid):
         "test_cases_json": json.dumps(version.test_cases, indent=2),
         "errors": errors,
         "can_write": _writer(request),
-        "own": version.author_id == request.user.pk,
+        "own": request.user.pk in services.policy_editors(version),
     }
     return render(request, "runtime/policies/detail.html", context)
 
@@ -152,14 +152,14 @@ def policy_diff(request, uuid):
 @require_GET
 def policy_simulate(request, uuid):
     version = _version(uuid)
-    form = SimulateForm(request.GET or None)
+    form = SimulateForm(request.GET or {"days": 7})  # bound, so a refusal below can be added to it
     days = (form.cleaned_data.get("days") or 7) if form.is_valid() else 7
     simulation = None
     try:
         rules = {**explanations(version.policy_text), **SYSTEM_REASONS}
     except ValueError:
         rules = dict(SYSTEM_REASONS)
-        form.add_error(None, "The policy text does not parse; fix the draft before simulating.")
+        form.add_error(None, services.ERR_UNPARSABLE)
     if not form.errors:
         simulation = services.policy_simulate(version=version, days=days)
     context = {"version": version, "form": form, "simulation": simulation, "days": days, "rules": rules}
@@ -175,7 +175,9 @@ def policy_activate(request, uuid):
     problem = ""
     if request.method == "POST":
         try:
-            services.policy_activate(actor=request.user, version=version, request=request)
+            services.policy_activate(
+                actor=request.user, version=version, digest=request.POST.get("digest", ""), request=request
+            )
         except ValidationError as error:
             problem = " ".join(error.messages)
         except (PermissionDenied, Conflict) as error:
@@ -184,6 +186,6 @@ def policy_activate(request, uuid):
             messages.success(request, f"Version {version.number} is active; gateways use it from their next call.")
             return redirect("runtime:policy", uuid=version.uuid)
     active = PolicyVersion.objects.filter(status=PolicyStatus.ACTIVE).first()
-    context = {"version": version, "active": active, "problem": problem,
-               "own": version.author_id == request.user.pk}  # fmt: skip
+    context = {"version": version, "active": active, "problem": problem, "digest": services.policy_digest(version),
+               "own": request.user.pk in services.policy_editors(version)}  # fmt: skip
     return render(request, "runtime/policies/activate.html", context, status=409 if problem else 200)
