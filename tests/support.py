@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+
+from agentiam.devserver.processes import alive, celery_worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,24 +54,7 @@ def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "co
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "agentiam",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "1",
-                "--pool",
-                "solo",
-                "--hostname",
-                f"test-{os.getpid()}@%h",
-                "--without-mingle",
-                "--without-gossip",
-            ],
+            celery_worker("1", f"test-{os.getpid()}@%h", "--pool", "solo"),
             cwd=ROOT,
             env=env,
             stdout=out,
@@ -101,12 +85,7 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def is_alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
+is_alive = alive  # the dev server's own test of a live process
 
 
 def sign_in(client, user):

@@ -6,6 +6,7 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,27 @@ def start_time(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]
+
+
+def celery_worker(concurrency: str, hostname: str, *options: str) -> list[str]:
+    """The command line of a Celery worker of this project: the dev server's and the tests' (with `options`)."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "agentiam",
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--concurrency",
+        concurrency,
+        *options,
+        "--hostname",
+        hostname,
+        "--without-mingle",
+        "--without-gossip",
+    ]
 
 
 def alive(pid: int) -> bool:

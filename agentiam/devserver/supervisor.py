@@ -26,7 +26,7 @@ from agentiam.devserver.embedded import (
     wait_for_postgres,
     wait_for_redis,
 )
-from agentiam.devserver.processes import Child, clear_stale
+from agentiam.devserver.processes import Child, celery_worker, clear_stale
 
 STOP_ORDER = ["gunicorn", "worker", "beat", "redis", "postgres"]
 
@@ -206,22 +206,7 @@ def run(argv: list[str]) -> int:
         sup._start(
             sup.app_child(
                 "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "agentiam",
-                    "worker",
-                    "--loglevel",
-                    "INFO",
-                    "--concurrency",
-                    os.environ.get("CELERY_CONCURRENCY", "2"),
-                    "--hostname",
-                    f"worker-{port}@%h",
-                    "--without-mingle",
-                    "--without-gossip",
-                ],
+                celery_worker(os.environ.get("CELERY_CONCURRENCY", "2"), f"worker-{port}@%h"),
                 # SIGTERM is Celery's warm shutdown (finish running tasks); SIGQUIT its cold one.
                 stop_steps=((signal.SIGTERM, 5.0), (signal.SIGQUIT, 2.0)),
             )
