@@ -2,7 +2,8 @@
 
 `RequestGuardMiddleware` refuses, before any view or database sees them, bodies over
 DATA_UPLOAD_MAX_MEMORY_SIZE (413) and NUL characters anywhere in the input (400) — PostgreSQL rejects NUL
-in text, which would otherwise surface as a 500 — and gives every 4xx under /api/ the JSON error shape.
+in text, which would otherwise surface as a 500 — gives every 4xx under /api/ the JSON error shape, and
+marks every answer under /api/ and every download (Content-Disposition: attachment) `Cache-Control: no-store`.
 `HtmxToastMiddleware` turns Django messages into toasts for htmx requests (the HX-Trigger header).
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, QueryDict
+from django.utils.cache import patch_cache_control
 
 from agentiam import jsonsafe
 from agentiam.api.errors import (
@@ -114,6 +116,10 @@ def _is_json(response: HttpResponse) -> bool:
     return content_type == "application/json" or content_type.endswith("+json")
 
 
+def _is_download(response: HttpResponse) -> bool:
+    return response.get("Content-Disposition", "").lower().startswith("attachment")
+
+
 def _reshape(response: HttpResponse) -> HttpResponse:
     """A Django-level 4xx under /api/ (an unknown path, a method not allowed, …) in the error shape."""
     shaped = error_response(response.status_code)
@@ -129,6 +135,14 @@ class RequestGuardMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self._answer(request)
+        if is_api_path(request.path) or _is_download(response):
+            # Private answers (a token's or a session's view of the registry, /me/, exports) stay out of every
+            # cache, shared or not; the public schema loses nothing by it.
+            patch_cache_control(response, no_store=True)
+        return response
+
+    def _answer(self, request: HttpRequest) -> HttpResponse:
         from agentiam import views  # views import the API package, which imports nothing of ours back
 
         api = is_api_path(request.path)
