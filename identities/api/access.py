@@ -50,9 +50,7 @@ class SystemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryVi
     write_roles = ADMINISTRATORS
 
     def create(self, request):
-        body = inputs.SystemCreateSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        system = services.system_create(actor=request.user, request=request, **body.validated_data)
+        system = self.run(inputs.SystemCreateSerializer, services.system_create)
         return Response(SystemSerializer(system).data, status=status.HTTP_201_CREATED)
 
 
@@ -81,16 +79,12 @@ class ToolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryView
     write_roles = ADMINISTRATORS
 
     def create(self, request):
-        body = inputs.ToolCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        tool = services.tool_create(actor=request.user, request=request, **body.validated_data)
+        tool = self.run(inputs.ToolCreateSerializer, services.tool_create)
         return Response(ToolSerializer(tool).data, status=status.HTTP_201_CREATED)
 
     def partial_update(self, request, id=None):
         tool = self.get_object()
-        body = inputs.ToolUpdateSerializer(data=request.data, partial=True)
-        body.is_valid(raise_exception=True)
-        tool = services.tool_update(tool=tool, actor=request.user, request=request, **body.validated_data)
+        tool = self.run(inputs.ToolUpdateSerializer, services.tool_update, tool=tool, partial=True)
         return Response(ToolSerializer(tool).data)
 
 
@@ -123,9 +117,7 @@ class EntitlementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regis
         return Response(EntitlementSerializer(self.get_queryset().get(pk=entitlement.pk)).data, status=code)
 
     def create(self, request):
-        body = inputs.EntitlementCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        entitlement = services.entitlement_grant(actor=request.user, request=request, **body.validated_data)
+        entitlement = self.run(inputs.EntitlementCreateSerializer, services.entitlement_grant)
         return self._answer(entitlement, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -136,11 +128,7 @@ class EntitlementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regis
     )
     @action(detail=True, methods=["post"])
     def revoke(self, request, id=None):
-        body = inputs.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        entitlement = ending.entitlement_revoke(
-            entitlement=self.get_object(), actor=request.user, request=request, **body.validated_data
-        )
+        entitlement = self.run(inputs.ReasonSerializer, ending.entitlement_revoke, target="entitlement")
         return self._answer(entitlement)
 
     @extend_schema(
@@ -152,9 +140,7 @@ class EntitlementViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regis
     @action(detail=True, methods=["post"])
     def replace(self, request, id=None):
         old = self.get_object()
-        body = inputs.EntitlementReplaceSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        new = ending.entitlement_replace(entitlement=old, actor=request.user, request=request, **body.validated_data)
+        new = self.run(inputs.EntitlementReplaceSerializer, ending.entitlement_replace, entitlement=old)
         return self._answer(new, status.HTTP_201_CREATED)
 
 
@@ -181,9 +167,7 @@ class ExceptionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registr
         return scoped(queryset, self.request.user, "entitlement__identity")
 
     def create(self, request):
-        body = inputs.ExceptionCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        exception = services.exception_accept(actor=request.user, request=request, **body.validated_data)
+        exception = self.run(inputs.ExceptionCreateSerializer, services.exception_accept)
         return Response(RiskExceptionSerializer(self.get_queryset().get(pk=exception.pk)).data, status=201)
 
 
@@ -216,9 +200,7 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regist
         return Response(CredentialSerializer(self.get_queryset().get(pk=credential.pk)).data, status=code)
 
     def create(self, request):
-        body = inputs.CredentialCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        credential = services.credential_register(actor=request.user, request=request, **body.validated_data)
+        credential = self.run(inputs.CredentialCreateSerializer, services.credential_register)
         return self._answer(credential, status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -229,11 +211,7 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regist
     )
     @action(detail=True, methods=["post"], url_path="request-revocation", url_name="request-revocation")
     def request_revocation(self, request, id=None):
-        body = inputs.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        credential = services.credential_request_revocation(
-            credential=self.get_object(), actor=request.user, request=request, **body.validated_data
-        )
+        credential = self.run(inputs.ReasonSerializer, services.credential_request_revocation, target="credential")
         return self._answer(credential)
 
     @extend_schema(
@@ -244,10 +222,8 @@ class CredentialViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regist
     )
     @action(detail=True, methods=["post"], url_path="resolve-revocation", url_name="resolve-revocation")
     def resolve_revocation(self, request, id=None):
-        body = inputs.CredentialResolveSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        credential = services.credential_resolve_revocation(
-            credential=self.get_object(), actor=request.user, request=request, **body.validated_data
+        credential = self.run(
+            inputs.CredentialResolveSerializer, services.credential_resolve_revocation, target="credential"
         )
         return self._answer(credential)
 

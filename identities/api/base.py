@@ -1,6 +1,7 @@
 """What every registry endpoint shares: UUIDs in URLs, role declarations, reads that start from what the
 caller may see, and the services' refusals in the API's error shape — ValidationError → 400 naming the
-field, PermissionDenied → 403 with the service's reason, Conflict → 409."""
+field, PermissionDenied → 403 with the service's reason, Conflict → 409 — and a write action's steps
+(`RegistryViewSet.run`)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,13 @@ class RegistryViewSet(ServiceErrors, viewsets.GenericViewSet):
     @property
     def writing(self) -> bool:
         return self.request.method not in SAFE_METHODS
+
+    def run(self, body, service, *, partial: bool = False, target: str | None = None, **objects):
+        """A write action's steps: the request's body validated by the serializer class `body` (400 naming the
+        field), then `service(actor=, request=, **objects, **validated)` as the caller; `target` names the keyword
+        this view's own object goes in as, read (404/403) once the body is valid."""
+        given = body(data=self.request.data, partial=partial, context=self.get_serializer_context())
+        given.is_valid(raise_exception=True)
+        if target:
+            objects[target] = self.get_object()
+        return service(actor=self.request.user, request=self.request, **objects, **given.validated_data)

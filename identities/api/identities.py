@@ -88,16 +88,12 @@ class IdentityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
         return Response(IdentityDetailSerializer(fresh, context=self.get_serializer_context()).data, status=code)
 
     def create(self, request):
-        body = inputs.IdentityCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        identity = services.identity_create(actor=request.user, request=request, **body.validated_data)
+        identity = self.run(inputs.IdentityCreateSerializer, services.identity_create)
         return self._detail(identity, status.HTTP_201_CREATED)
 
     def partial_update(self, request, id=None):
         identity = self.get_object()
-        body = inputs.IdentityUpdateSerializer(data=request.data, partial=True, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        services.identity_update(identity=identity, actor=request.user, request=request, **body.validated_data)
+        self.run(inputs.IdentityUpdateSerializer, services.identity_update, identity=identity, partial=True)
         return self._detail(identity)
 
     @extend_schema(
@@ -110,9 +106,7 @@ class IdentityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
     @action(detail=True, methods=["post"])
     def suspend(self, request, id=None):
         identity = self.get_object()
-        body = inputs.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        ended = ending.identity_suspend(identity=identity, actor=request.user, request=request, **body.validated_data)
+        ended = self.run(inputs.ReasonSerializer, ending.identity_suspend, identity=identity)
         fresh = self.get_queryset().get(pk=identity.pk)
         return Response({"identity": IdentityDetailSerializer(fresh).data, "ended": ended})
 
@@ -127,9 +121,7 @@ class IdentityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
     @step_up_required
     def resume(self, request, id=None):
         identity = self.get_object()
-        body = inputs.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.identity_resume(identity=identity, actor=request.user, request=request, **body.validated_data)
+        self.run(inputs.ReasonSerializer, services.identity_resume, identity=identity)
         return self._detail(identity)
 
     @extend_schema(
@@ -173,9 +165,7 @@ class IdentifierViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Regist
         return scoped(Identifier.objects.select_related("identity", "workflow"), self.request.user)
 
     def create(self, request):
-        body = inputs.IdentifierCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        identifier = services.identifier_add(actor=request.user, request=request, **body.validated_data)
+        identifier = self.run(inputs.IdentifierCreateSerializer, services.identifier_add)
         return Response(IdentifierSerializer(identifier).data, status=status.HTTP_201_CREATED)
 
     def destroy(self, request, id=None):
@@ -204,18 +194,14 @@ class OwnershipViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registr
         return scoped(queryset, self.request.user)
 
     def create(self, request):
-        body = inputs.OwnershipCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        ownership = services.ownership_assign(actor=request.user, request=request, **body.validated_data)
+        ownership = self.run(inputs.OwnershipCreateSerializer, services.ownership_assign)
         return Response(OwnershipSerializer(self.get_queryset().get(pk=ownership.pk)).data, status=201)
 
     @extend_schema(summary="End an ownership", tags=["registry"], request=inputs.ReasonSerializer)
     @action(detail=True, methods=["post"])
     def end(self, request, id=None):
         ownership = self.get_object()
-        body = inputs.ReasonSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
-        services.ownership_end(ownership=ownership, actor=request.user, request=request, **body.validated_data)
+        self.run(inputs.ReasonSerializer, services.ownership_end, ownership=ownership)
         return Response(OwnershipSerializer(self.get_queryset().get(pk=ownership.pk)).data)
 
     @extend_schema(
@@ -260,9 +246,7 @@ class AcceptableUseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Reg
         return scoped(AcceptableUse.objects.select_related("identity", "approved_by"), self.request.user)
 
     def create(self, request):
-        body = inputs.AcceptableUseCreateSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        record = services.aup_add_version(actor=request.user, request=request, **body.validated_data)
+        record = self.run(inputs.AcceptableUseCreateSerializer, services.aup_add_version)
         return Response(AcceptableUseSerializer(record).data, status=status.HTTP_201_CREATED)
 
 
@@ -300,7 +284,5 @@ class WorkflowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Registry
     @action(detail=True, methods=["post"])
     def attach(self, request, id=None):
         workflow = self.get_object()
-        body = inputs.WorkflowAttachSerializer(data=request.data, context=self.get_serializer_context())
-        body.is_valid(raise_exception=True)
-        services.workflow_attach(workflow=workflow, actor=request.user, request=request, **body.validated_data)
+        self.run(inputs.WorkflowAttachSerializer, services.workflow_attach, workflow=workflow)
         return Response(WorkflowSerializer(self.readable().get(pk=workflow.pk)).data)
