@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
-from agentiam.adapters import call_service, done, form_status
+from agentiam.adapters import call_service, confirm, done, form_status
 from agentiam.permissions import Role, roles_required
 from identities import services
 from identities.forms import (
@@ -169,26 +171,17 @@ def exception_accept(request, uuid, entitlement):
     require(can.can_accept_risk, ERR_ADMIN_OWNS)
     privileged = record.mode == EntitlementMode.STANDING and record.action in (Action.WRITE, Action.ADMIN)
     require(privileged, ERR_EXCEPTION_NOT_NEEDED)
-    form = ExceptionForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, exception, status = call_service(
-            form,
-            services.exception_accept,
-            aliases={"exception_until": "valid_until"},
-            entitlement=record,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            valid_until=form.cleaned_data["valid_until"],
-            request=request,
+
+    def accepted(exception):
+        messages.success(
+            request, f"Risk accepted for {record.tool.key} {record.action} until {exception.valid_until:%d %b %Y}."
         )
-        if ok:
-            messages.success(
-                request, f"Risk accepted for {record.tool.key} {record.action} until {exception.valid_until:%d %b %Y}."
-            )
-            return done(request, identity_url(identity, "entitlements"))
-    context = {"identity": identity, "entitlement": record, "form": form, "can": can}
-    return render(request, "identities/registry/exception_form.html", context, status=form_status(request, status))
+        return done(request, identity_url(identity, "entitlements"))
+
+    context = {"identity": identity, "entitlement": record, "can": can}
+    return confirm(request, "identities/registry/exception_form.html", context, form_class=ExceptionForm,
+                   service=services.exception_accept, success=accepted, aliases={"exception_until": "valid_until"},
+                   entitlement=record, actor=request.user)  # fmt: skip
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -197,27 +190,19 @@ def tier_override(request, uuid):
     identity = identity_or_404(request, uuid, "change")
     can = abilities(request, identity)
     require(can.can_override, ERR_ADMIN_OWNS)
-    initial = {"tier": identity.tier_override or None}
-    form = TierOverrideForm(request.POST or None, initial=initial)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, changed, status = call_service(
-            form,
-            services.tier_override_set,
-            identity=identity,
-            actor=request.user,
-            request=request,
-            **form.cleaned_data,
+
+    def overridden(changed):
+        messages.success(
+            request,
+            f"{identity.name} is now {changed.get_risk_tier_display().lower()} risk "
+            f"(derived: {changed.get_derived_tier_display().lower()}).",
         )
-        if ok:
-            messages.success(
-                request,
-                f"{identity.name} is now {changed.get_risk_tier_display().lower()} risk "
-                f"(derived: {changed.get_derived_tier_display().lower()}).",
-            )
-            return done(request, identity_url(identity, "risk"))
-    context = {"identity": identity, "form": form, "can": can}
-    return render(request, "identities/registry/tier_override.html", context, status=form_status(request, status))
+        return done(request, identity_url(identity, "risk"))
+
+    form_class = partial(TierOverrideForm, initial={"tier": identity.tier_override or None})
+    return confirm(request, "identities/registry/tier_override.html", {"identity": identity, "can": can},
+                   form_class=form_class, service=services.tier_override_set, success=overridden, identity=identity,
+                   actor=request.user)  # fmt: skip
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -227,20 +212,11 @@ def tier_clear(request, uuid):
     can = abilities(request, identity)
     require(can.can_override, ERR_ADMIN_OWNS)
     require(bool(identity.tier_override), ERR_NO_OVERRIDE)
-    form = ReasonForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, changed, status = call_service(
-            form,
-            services.tier_override_clear,
-            identity=identity,
-            actor=request.user,
-            reason=form.cleaned_data["reason"],
-            request=request,
-        )
-        if ok:
-            tier = changed.get_risk_tier_display().lower()
-            messages.success(request, f"Override cleared: {identity.name} is {tier}.")
-            return done(request, identity_url(identity, "risk"))
-    context = {"identity": identity, "form": form, "can": can}
-    return render(request, "identities/registry/tier_clear.html", context, status=form_status(request, status))
+
+    def cleared(changed):
+        messages.success(request, f"Override cleared: {identity.name} is {changed.get_risk_tier_display().lower()}.")
+        return done(request, identity_url(identity, "risk"))
+
+    return confirm(request, "identities/registry/tier_clear.html", {"identity": identity, "can": can},
+                   form_class=ReasonForm, service=services.tier_override_clear, success=cleared, identity=identity,
+                   actor=request.user)  # fmt: skip
