@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, logout
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.middleware.csrf import rotate_token
 from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -84,11 +85,24 @@ def check_code(*, user, device: TOTPDevice, code: str, request=None, purpose: st
     return verified
 
 
+def rotate_session(request) -> None:
+    """A new session key (and CSRF secret) once the session gains a privilege — the password at sign-in
+    (Django's login does it), the second factor, a step-up — so a key fixed or seen before is worth nothing."""
+    request.session.cycle_key()
+    rotate_token(request)
+
+
+def second_factor_login(request, device: TOTPDevice) -> None:
+    """Record the verified device in the session under a new session key."""
+    django_otp.login(request, device)
+    rotate_session(request)
+
+
 def second_factor_verify(*, request, device: TOTPDevice, code: str) -> TOTPDevice:
-    """Finish signing in: the code is checked and the device recorded in the session."""
+    """Finish signing in: the code is checked and the device recorded in the session (under a new key)."""
     user = request.user
     verified = check_code(user=user, device=device, code=code, request=request, purpose="sign_in")
-    django_otp.login(request, verified)
+    second_factor_login(request, verified)
     audit_record_now(actor=user, action="auth.second_factor.verified", **person_audit(user), request=request)
     return verified
 
@@ -174,6 +188,7 @@ def step_up_confirm(*, request, password: str, code: str = "") -> None:
     request.session.pop(SESSION_STEP_UP_FAILURES, None)
     clear_step_up(request)
     mark_stepped_up(request)
+    rotate_session(request)
     audit_record_now(
         actor=user,
         action="auth.step_up",

@@ -6,7 +6,6 @@ from __future__ import annotations
 from base64 import b32encode
 from urllib.parse import urlencode
 
-import django_otp
 import qrcode
 import qrcode.image.svg
 from django.conf import settings
@@ -133,7 +132,7 @@ def second_factor_enrol(request):
             apply_errors(form, error)
         else:
             del request.session[SESSION_ENROL_KEY]
-            django_otp.login(request, confirmed_device(request.user))
+            services.second_factor_login(request, confirmed_device(request.user))
             messages.success(request, ENROLLED)
             return redirect(next_url)
     draft = TOTPDevice(user=request.user, key=key, name=DEVICE_NAME)
