@@ -5,8 +5,9 @@
   is written into the form — field errors beside their fields (`aliases` maps a service's field name to the
   form's), "not you" and state conflicts as form-wide errors — and `status` is 400, 403 or 409;
   `form_status(request, status)` is what the page shown again answers, `done(request, url)` is the answer
-  after a change (a redirect; for htmx an HX-Redirect). `confirm()` is the whole reason-and-confirm page
-  (templates/components/confirm_actions.html is its form's end).
+  after a change (a redirect; for htmx an HX-Redirect). `confirm()` is the whole page of one form and one
+  service: reason-and-confirm pages (templates/components/confirm_actions.html is their form's end) and
+  create/edit forms.
 - DRF views: `ServiceErrors` (a mixin whose handle_exception maps the refusal) or `api_call(service, ...)`;
   `api_error(error)` is the mapping: ValidationError → 400 naming the field, PermissionDenied → 403 with the
   service's reason (DRF would drop it), Conflict → 409. The API's error shape comes from
@@ -103,10 +104,11 @@ def confirm(
     stale: str | None = None,
     **kwargs,
 ) -> HttpResponse:
-    """A reason-and-confirm page (revoke, suspend, end, disable; approve, deny, certify): GET shows it, a valid
-    POST runs `service(**kwargs, **arguments(cleaned_data), request=request)` — `arguments` defaults to the
-    form's cleaned data — and answers `success(result)`; a refusal shows the page again with its reason and
-    its status (400, 403 or 409; `refusal_status` instead, for pages that always answered one).
+    """A page of one form that runs one service — a reason-and-confirm page (revoke, suspend, end, disable;
+    approve, deny, certify) or a create/edit form (`form_class` may be a partial with its initial values): GET
+    shows it, a valid POST runs `service(**kwargs, **arguments(cleaned_data), request=request)` — `arguments`
+    defaults to the form's cleaned data — and answers `success(result)`; a refusal shows the page again with its
+    reason and its status (400, 403 or 409; `refusal_status` instead, for pages that always answered one).
 
     Posted inline by htmx, a refusal renders `partial` (the panel the form came from) instead of the page;
     with `stale` (the page's URL), a state conflict (409) sends the browser back to that page with the reason,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -66,17 +68,12 @@ def person_detail(request, uuid):
 @roles_required(Role.ADMINISTRATOR)
 @require_http_methods(["GET", "POST"])
 def person_create(request):
-    form = PersonForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, profile, status = call_service(
-            form, services.person_create, actor=request.user, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"{profile} was added. Grant roles below if they need any.")
-            return redirect("person", uuid=profile.uuid)
-    context = {"form": form, "creating": True}
-    return render(request, "identities/people/form.html", context, status=form_status(request, status))
+    def added(profile):
+        messages.success(request, f"{profile} was added. Grant roles below if they need any.")
+        return redirect("person", uuid=profile.uuid)
+
+    return confirm(request, "identities/people/form.html", {"creating": True}, form_class=PersonForm,
+                   service=services.person_create, success=added, actor=request.user)  # fmt: skip
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -92,17 +89,14 @@ def person_edit(request, uuid):
         "job_title": profile.job_title,
         "manager": profile.manager.get_username() if profile.manager else "",
     }
-    form = PersonForm(request.POST or None, initial=initial, editing=True)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, _profile, status = call_service(
-            form, services.person_update, actor=request.user, profile=profile, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"{profile} was updated.")
-            return redirect("person", uuid=profile.uuid)
-    context = {"form": form, "profile": profile, "creating": False}
-    return render(request, "identities/people/form.html", context, status=form_status(request, status))
+
+    def updated(_profile):
+        messages.success(request, f"{profile} was updated.")
+        return redirect("person", uuid=profile.uuid)
+
+    return confirm(request, "identities/people/form.html", {"profile": profile, "creating": False},
+                   form_class=partial(PersonForm, initial=initial, editing=True), service=services.person_update,
+                   success=updated, actor=request.user, profile=profile)  # fmt: skip
 
 
 @roles_required(Role.ADMINISTRATOR)

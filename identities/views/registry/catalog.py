@@ -3,13 +3,15 @@ administrators add to it. A tool's page lists who holds access to it — only th
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agentiam.adapters import call_service, form_status
+from agentiam.adapters import confirm
 from agentiam.permissions import Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
@@ -130,16 +132,12 @@ def system_detail(request, uuid):
 @roles_required(Role.ADMINISTRATOR)
 @require_http_methods(["GET", "POST"])
 def system_create(request):
-    form = SystemForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, system, status = call_service(
-            form, services.system_create, actor=request.user, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"{system.name} was added. Add the tools it offers.")
-            return redirect("system", uuid=system.uuid)
-    return render(request, "identities/registry/system_form.html", {"form": form}, status=form_status(request, status))
+    def added(system):
+        messages.success(request, f"{system.name} was added. Add the tools it offers.")
+        return redirect("system", uuid=system.uuid)
+
+    return confirm(request, "identities/registry/system_form.html", {}, form_class=SystemForm,
+                   service=services.system_create, success=added, actor=request.user)  # fmt: skip
 
 
 @roles_required(READERS)
@@ -183,17 +181,14 @@ def tool_detail(request, uuid):
 @require_http_methods(["GET", "POST"])
 def tool_create(request, uuid):
     system = get_object_or_404(System, uuid=uuid)
-    form = ToolForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, tool, status = call_service(
-            form, services.tool_create, actor=request.user, system=system, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"{tool.key} was added to {system.name}.")
-            return redirect("tool", uuid=tool.uuid)
-    context = {"form": form, "system": system, "creating": True}
-    return render(request, "identities/registry/tool_form.html", context, status=form_status(request, status))
+
+    def added(tool):
+        messages.success(request, f"{tool.key} was added to {system.name}.")
+        return redirect("tool", uuid=tool.uuid)
+
+    return confirm(request, "identities/registry/tool_form.html", {"system": system, "creating": True},
+                   form_class=ToolForm, service=services.tool_create, success=added, actor=request.user,
+                   system=system)  # fmt: skip
 
 
 @roles_required(Role.ADMINISTRATOR)
@@ -202,14 +197,12 @@ def tool_edit(request, uuid):
     tool = get_object_or_404(Tool.objects.select_related("system"), uuid=uuid)
     fields = ("name", "description", "actions", "sensitivity", "data_class", "production", "production_secrets")
     initial = {name: getattr(tool, name) for name in (*fields, "third_party")}
-    form = ToolForm(request.POST or None, initial=initial, editing=True)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, tool, status = call_service(
-            form, services.tool_update, tool=tool, actor=request.user, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"{tool.key} was updated. Risk tiers of identities holding it were recomputed.")
-            return redirect("tool", uuid=tool.uuid)
-    context = {"form": form, "tool": tool, "system": tool.system, "creating": False}
-    return render(request, "identities/registry/tool_form.html", context, status=form_status(request, status))
+
+    def updated(tool):
+        messages.success(request, f"{tool.key} was updated. Risk tiers of identities holding it were recomputed.")
+        return redirect("tool", uuid=tool.uuid)
+
+    context = {"tool": tool, "system": tool.system, "creating": False}
+    return confirm(request, "identities/registry/tool_form.html", context,
+                   form_class=partial(ToolForm, initial=initial, editing=True), service=services.tool_update,
+                   success=updated, tool=tool, actor=request.user)  # fmt: skip
