@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -48,16 +50,15 @@ def aup_create(request, uuid):
             "prohibited_actions": latest.prohibited_actions,
             "human_in_the_loop": latest.human_in_the_loop,
         }
-    form = AcceptableUseForm(request.POST or None, initial=initial)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, record, status = call_service(
-            form, services.aup_add_version, identity=identity, actor=request.user, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"Acceptable use version {record.version} of {identity.name} is approved.")
-            return done(request, identity_url(identity, "acceptable-use"))
-    return _page(request, "identities/registry/aup_form.html", identity, form, status, latest=latest)
+
+    def approved(record):
+        messages.success(request, f"Acceptable use version {record.version} of {identity.name} is approved.")
+        return done(request, identity_url(identity, "acceptable-use"))
+
+    context = {"identity": identity, "can": abilities(request, identity), "latest": latest}
+    return confirm(request, "identities/registry/aup_form.html", context,
+                   form_class=partial(AcceptableUseForm, initial=initial), service=services.aup_add_version,
+                   success=approved, identity=identity, actor=request.user)  # fmt: skip
 
 
 # --- owners ---------------------------------------------------------------------------------------------------
@@ -120,16 +121,14 @@ def owner_end(request, uuid, ownership):
 @require_http_methods(["GET", "POST"])
 def identifier_add(request, uuid):
     identity = identity_or_404(request, uuid, "change")
-    form = IdentifierForm(request.POST or None)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, identifier, status = call_service(
-            form, services.identifier_add, identity=identity, actor=request.user, request=request, **form.cleaned_data
-        )
-        if ok:
-            messages.success(request, f"{identity.name} is now also known as {identifier.value}.")
-            return done(request, identity_url(identity, "identifiers"))
-    return _page(request, "identities/registry/identifier_form.html", identity, form, status)
+
+    def added(identifier):
+        messages.success(request, f"{identity.name} is now also known as {identifier.value}.")
+        return done(request, identity_url(identity, "identifiers"))
+
+    context = {"identity": identity, "can": abilities(request, identity)}
+    return confirm(request, "identities/registry/identifier_form.html", context, form_class=IdentifierForm,
+                   service=services.identifier_add, success=added, identity=identity, actor=request.user)  # fmt: skip
 
 
 @roles_required(CHANGERS)
