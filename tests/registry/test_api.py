@@ -19,7 +19,7 @@ from identities import services
 from identities.models import Credential, Entitlement, Identity, ImportJob, Ownership, Task, Workflow
 from identities.runtime.services import ending
 from tests.cast import check_access, make_person
-from tests.factories import SystemFactory, ToolFactory
+from tests.factories import SystemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -31,23 +31,6 @@ OWNER_AND_ADMIN = [Role.ADMINISTRATOR, Role.IDENTITY_OWNER]
 def uploads_in_tmp(settings, tmp_path):
     """Uploaded ZIPs wait under VAR_DIR/imports: keep this test's in its own folder."""
     settings.VAR_DIR = tmp_path
-
-
-@pytest.fixture
-def other_owner(db):
-    return make_person("other-owner", Role.IDENTITY_OWNER)
-
-
-@pytest.fixture
-def agent(cast):
-    return services.identity_create(
-        actor=cast.identity_owner, kind="agent", name="triage-bot", environment="dev", exposure="internal"
-    )
-
-
-@pytest.fixture
-def tool():
-    return ToolFactory(key="github.create_pull_request", actions=["read", "write", "admin", "execute"])
 
 
 def url(resource: str, obj=None, verb: str = "") -> str:

@@ -46,23 +46,8 @@ def register(owner, name="triage-bot", **fields):
 
 
 @pytest.fixture
-def agent(cast):
-    return register(cast.identity_owner)
-
-
-@pytest.fixture
-def other_owner(db):
-    return make_person("other-owner", Role.IDENTITY_OWNER, first_name="Olga", last_name="Other")
-
-
-@pytest.fixture
 def theirs(other_owner):
     return register(other_owner, name="someone-elses-bot")
-
-
-@pytest.fixture
-def tool(db):
-    return ToolFactory(key="github.create_pull_request", actions=["read", "write", "admin", "execute"])
 
 
 @pytest.fixture

@@ -13,21 +13,8 @@ from identities import services
 from identities.models import Credential, Entitlement, Grant, Identity, Ownership, RiskException, Task
 from identities.runtime.services import ending
 from tests.cast import make_person
-from tests.factories import ToolFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def agent(cast):
-    return services.identity_create(
-        actor=cast.identity_owner, kind="agent", name="triage-bot", environment="dev", exposure="internal"
-    )
-
-
-@pytest.fixture
-def tool():
-    return ToolFactory(key="github.create_pull_request", actions=["read", "write", "admin", "execute"])
 
 
 def test_an_owner_registers_an_agent_and_becomes_its_accountable_owner(cast, agent):
