@@ -262,7 +262,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "agentiam.tasks.heartbeat", "schedule": 30.0, "options": {"expires": 25}},
-    "audit-checkpoint": {"task": "audit.tasks.write_checkpoint", "schedule": 60.0, "options": {"expires": 55}},
+    # audit-checkpoint: below, every AUDIT_CHECKPOINT_INTERVAL seconds.
     # Partitions of every registered partitioned table (agentiam.partitions: the decision log) ahead of
     # time, and retention; expired client-assertion ids.
     "partitions": {
@@ -279,6 +279,15 @@ CELERY_BEAT_SCHEDULE = {
 # A signed checkpoint every N entries (and every minute); each is also appended to the sink, a JSON Lines
 # file outside the database, so a tail cut together with its database checkpoints is still detected.
 AUDIT_CHECKPOINT_EVERY = env_int("AUDIT_CHECKPOINT_EVERY", 1000, minimum=1)
+# …and every AUDIT_CHECKPOINT_INTERVAL seconds (beat). Entries newer than the last checkpoint are covered only by
+# the chain: a privileged session could delete them undetected, so this is the window to keep short. It is also
+# how long verify_audit_trail lets the sink lag behind the database's checkpoints.
+AUDIT_CHECKPOINT_INTERVAL = env_int("AUDIT_CHECKPOINT_INTERVAL", 60, minimum=5, maximum=3600)
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
+    "task": "audit.tasks.write_checkpoint",
+    "schedule": float(AUDIT_CHECKPOINT_INTERVAL),
+    "options": {"expires": AUDIT_CHECKPOINT_INTERVAL - 5},
+}
 _default_sink = VAR_DIR / ("test" if TEST else "") / "audit" / "checkpoints.jsonl"
 AUDIT_CHECKPOINT_SINK = env_str("AUDIT_CHECKPOINT_SINK", str(_default_sink))
 # `migrate` creates missing signing keys (audit.services.signing_key_ensure); tests take them from a fixture.

@@ -8,9 +8,12 @@ is taken, so a checkpoint committed while we verify cannot look like one the dat
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.exceptions import InvalidSignature
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from audit.checkpoints import SIGNED_FIELDS, checkpoint_record, checkpoint_text
 from audit.keys import Purpose, b64url_decode, public_key
@@ -43,6 +46,14 @@ SINK_BEYOND = (
 )
 SINK_ORDER = "checkpoint #{cp} in the external sink is out of order"
 SINK_SHAPE = "a record in the external sink is not a checkpoint: {record!r:.200}"
+SINK_SHORT = (
+    "checkpoint #{cp} (entries up to #{entry}, made {age} s ago) is in the database but not in the external sink "
+    "({sink}): the sink is missing, was cut or was replaced"
+)
+TRAIL_EMPTY = (
+    "the trail is empty, but the database holds {keys} signing key(s), whose creation is audited: "
+    "the trail was truncated"
+)
 
 _SINK_TYPES = {"id": int, "last_entry_id": int, "entry_count": int, "head_hash": str, "prev_signature": str}
 _SINK_TYPES |= {"key_id": str, "created_at": str, "signature": str}
@@ -64,7 +75,7 @@ class _Mismatch(Exception):
     pass
 
 
-def verify_trail(*, sink: CheckpointSink | None = None) -> Verdict:
+def verify_trail(*, sink: CheckpointSink | None = None, now: datetime | None = None) -> Verdict:
     sink = sink or get_sink()
     walk = _Walk()
     try:
@@ -78,12 +89,28 @@ def verify_trail(*, sink: CheckpointSink | None = None) -> Verdict:
                 walk.run(records)
     except (_Mismatch, SinkError) as problem:
         return Verdict(walk.entries, walk.checkpoints, walk.sink_checkpoints, str(problem))
-    return Verdict(walk.entries, walk.checkpoints, walk.sink_checkpoints, None)
+    return Verdict(walk.entries, walk.checkpoints, walk.sink_checkpoints, _edges(walk, sink, now or timezone.now()))
+
+
+def _edges(walk: _Walk, sink: CheckpointSink, now: datetime) -> str | None:
+    """What a consistent database alone cannot show: its checkpoints missing from the sink (beyond the one
+    window the copy may lag, AUDIT_CHECKPOINT_INTERVAL seconds), and an empty trail beside audited rows."""
+    grace = settings.AUDIT_CHECKPOINT_INTERVAL
+    for cp in walk.unsunk:
+        age = int((now - cp.created_at).total_seconds())
+        if age > grace:
+            return SINK_SHORT.format(cp=cp.pk, entry=cp.last_entry_id, age=age, sink=sink)
+    if walk.entries == 0:
+        keys = SigningKey.objects.count()
+        if keys:
+            return TRAIL_EMPTY.format(keys=keys)
+    return None
 
 
 class _Walk:
     def __init__(self):
         self.entries = self.checkpoints = self.sink_checkpoints = 0
+        self.unsunk: list[AuditCheckpoint] = []  # database checkpoints the sink has no record of
         self._keys: dict[str, SigningKey | None] = {}
 
     def run(self, records) -> None:
@@ -111,6 +138,8 @@ class _Walk:
             if record is not None and record["last_entry_id"] == entry_id:
                 self._check_record(record, stored, here)
                 record = next(sink, None)
+            elif here is not None:
+                self.unsunk.append(here)
             prev_id, prev_hash = entry_id, stored
         last = prev_id or 0
         if cp is not None:

@@ -271,7 +271,9 @@ def test_https_with_a_certificate_for_another_host_or_an_untrusted_issuer_is_ref
 
 
 def svid(kid):
-    claims = {"sub": "spiffe://prod.example.com/agent/a", "aud": "agentiam", "exp": 2_000_000_000}
+    # Five minutes past the clock the tests verify at (a longer-lived SVID is refused: max_proof_lifetime).
+    exp = int(datetime(2026, 12, 1, tzinfo=UTC).timestamp()) + 300
+    claims = {"sub": "spiffe://prod.example.com/agent/a", "aud": "agentiam", "exp": exp}
     return jwt.encode(claims, SIGNER, algorithm="ES256", headers={"kid": kid})
 
 
