@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -49,6 +50,20 @@ def wait_until(predicate, timeout: float, interval: float = 0.2, what: str = "co
             return result
         time.sleep(interval)
     raise AssertionError(f"{what} did not happen within {timeout:.0f} s")
+
+
+def run_manage(*args: str, env: dict[str, str], without: tuple[str, ...]) -> subprocess.CompletedProcess:
+    """manage.py in a child process whose environment is this one's minus the variables whose names start with
+    one of `without`, plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(without)}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:

@@ -2,9 +2,6 @@
 
 import base64
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import jwt
 import pytest
@@ -17,9 +14,9 @@ from audit import keys
 from audit.keys import Purpose, SigningKeyError, Status, active_key, jwks, public_jwk, sign, thumbprint, verify
 from audit.models import AuditEntry, SigningKey
 from audit.services import NO_ACTIVE_KEY_TO_COMPROMISE, ensure_signing_keys_after_migrate, signing_key_ensure
+from tests.support import run_manage
 
 pytestmark = pytest.mark.django_db
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_key_id_is_the_rfc_7638_thumbprint_of_the_public_key(signing_keys):
@@ -187,15 +184,7 @@ def _call(*args) -> str:
 
 
 def _manage(*args, **env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AGENTIAM_", "DATABASE_"))}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_manage(*args, env=env, without=("DJANGO_", "AGENTIAM_", "DATABASE_"))
 
 
 PRINT_KEK = "from django.conf import settings as s; print(s.AGENTIAM_KEY_ENCRYPTION_KEY.hex())"

@@ -1,6 +1,3 @@
-import os
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -9,6 +6,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from agentiam.apps import refuse_old_postgresql
 from agentiam.env import env_bool, env_choice, env_int, env_list, env_str
+from tests import support
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
@@ -22,17 +20,7 @@ PRODUCTION_ENV = {
 
 
 def run_manage(*args, env):
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AGENTIAM_"))}
-    clean.pop("DATABASE_URL", None)
-    clean.pop("REDIS_URL", None)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env={**clean, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return support.run_manage(*args, env=env, without=("DJANGO_", "AGENTIAM_", "DATABASE_URL", "REDIS_URL"))
 
 
 def test_env_helpers_fail_loudly_on_bad_values(monkeypatch):

@@ -167,16 +167,21 @@ def test_bulk_transfer_is_for_administrators(cast, client_factory, agent):
     check_access(client_factory, url, cast=cast, allowed=[Role.ADMINISTRATOR], expect_allowed=(200,))
 
 
-def test_exception_and_tier_pages_are_for_administrators_who_do_not_own_it(cast, client_factory, agent, tool):
+def high_risk_write(cast, agent, tool, days: int):
+    """Standing write on a high-risk agent, under an exception that ends in `days` days."""
     make_high_risk(cast, agent)
-    write = services.entitlement_grant(
+    return services.entitlement_grant(
         identity=agent,
         tool=tool,
         action="write",
         actor=cast.administrator,
         exception_reason="release",
-        exception_until=timezone.now() + timedelta(days=10),
+        exception_until=timezone.now() + timedelta(days=days),
     )
+
+
+def test_exception_and_tier_pages_are_for_administrators_who_do_not_own_it(cast, client_factory, agent, tool):
+    write = high_risk_write(cast, agent, tool, days=10)
     services.tier_override_set(identity=agent, actor=cast.administrator, tier="critical", reason="blast radius")
     for url in (
         reverse("exception_accept", args=[agent.uuid, write.uuid]),
@@ -596,15 +601,7 @@ def test_changing_a_scope_revokes_and_grants_anew(cast, client_factory, agent, r
 
 
 def test_an_administrator_accepts_an_expired_exceptions_risk_again(cast, client_factory, agent, tool):
-    make_high_risk(cast, agent)
-    write = services.entitlement_grant(
-        identity=agent,
-        tool=tool,
-        action="write",
-        actor=cast.administrator,
-        exception_reason="release",
-        exception_until=timezone.now() + timedelta(days=1),
-    )
+    write = high_risk_write(cast, agent, tool, days=1)
     url = reverse("exception_accept", args=[agent.uuid, write.uuid])
     client = client_factory(cast.administrator)
     late = client.post(url, {"reason": "still needed", "valid_until": "2001-01-01T00:00"})

@@ -10,7 +10,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from identities.runtime.keys import InvalidKeySet, KeySet
 from identities.runtime.proofs import (
@@ -26,6 +25,7 @@ from identities.runtime.proofs import (
     verify_oidc_token,
 )
 from identities.runtime.provenance import ProvenanceRule, check_provenance
+from tests.runtime_support import public_jwk
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 T = int(NOW.timestamp())
@@ -38,17 +38,6 @@ RSA_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 EC_KEY = ec.generate_private_key(ec.SECP256R1())
 ED_KEY = ed25519.Ed25519PrivateKey.generate()
 ATTACKER_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-def public_jwk(private_key, kid, **extra):
-    public = private_key.public_key()
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        data = RSAAlgorithm.to_jwk(public, as_dict=True)
-    elif isinstance(private_key, ec.EllipticCurvePrivateKey):
-        data = ECAlgorithm.to_jwk(public, as_dict=True)
-    else:
-        data = OKPAlgorithm.to_jwk(public, as_dict=True)
-    return {**data, "kid": kid, **extra}
 
 
 def spiffe_bundle():
