@@ -13,6 +13,27 @@ from django.db.models import Q
 
 from identities.models.registry import Identity, RiskTier, Workflow
 
+__all__ = [
+    "ENTITLEMENT_IMMUTABLE",
+    "Action",
+    "Credential",
+    "CredentialKind",
+    "DataClass",
+    "Entitlement",
+    "EntitlementMode",
+    "EntitlementSource",
+    "EntitlementUsage",
+    "Grant",
+    "ImportJob",
+    "RevocationStatus",
+    "RiskException",
+    "StorageKind",
+    "System",
+    "SystemKind",
+    "Task",
+    "Tool",
+]
+
 
 class SystemKind(models.TextChoices):
     MCP_SERVER = "mcp_server", "MCP server"

@@ -12,6 +12,19 @@ from django.utils import timezone
 
 from agentiam.permissions import SEE_EVERYTHING, roles_of
 
+__all__ = [
+    "API_TOKEN_DEFAULT_DAYS",
+    "API_TOKEN_MAX_DAYS",
+    "ApiToken",
+    "ApiTokenQuerySet",
+    "PersonSession",
+    "PersonStatus",
+    "Profile",
+    "ProfileQuerySet",
+    "SSOLink",
+    "person_name",
+]
+
 
 class PersonStatus(models.TextChoices):
     ACTIVE = "active", "Active"

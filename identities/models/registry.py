@@ -16,6 +16,26 @@ from django.utils import timezone
 from agentiam.permissions import roles_of
 from identities import rules
 
+__all__ = [
+    "AcceptableUse",
+    "Environment",
+    "Exposure",
+    "Flag",
+    "Hosting",
+    "Identifier",
+    "IdentifierKind",
+    "Identity",
+    "IdentityKind",
+    "IdentityQuerySet",
+    "IdentityStatus",
+    "Ownership",
+    "OwnershipRole",
+    "RiskTier",
+    "Workflow",
+    "current_ownerships",
+    "standing",
+]
+
 
 class IdentityKind(models.TextChoices):
     AGENT = "agent", "Agent"

@@ -17,6 +17,12 @@ from identities.models import (
 from identities.services.identity import Right, require
 from identities.services.refresh import identity_refresh
 
+__all__ = [
+    "ERR_AUP_DATES",
+    "aup_add_version",
+    "current_aup",
+]
+
 ERR_AUP_DATES = "valid_until must be after valid_from."
 
 

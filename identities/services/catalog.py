@@ -17,6 +17,12 @@ from identities.models import (
 )
 from identities.services.refresh import identity_refresh
 
+__all__ = [
+    "system_create",
+    "tool_create",
+    "tool_update",
+]
+
 
 def _require_registry_admin(actor) -> None:
     if Role.ADMINISTRATOR not in roles_of(actor):

@@ -18,6 +18,13 @@ from identities.models import (
 from identities.services.identity import Right, require
 from identities.services.refresh import identity_refresh
 
+__all__ = [
+    "ERR_FINGERPRINT",
+    "credential_register",
+    "credential_request_revocation",
+    "credential_resolve_revocation",
+]
+
 ERR_FINGERPRINT = "fingerprint must be a hex SHA-256 digest (64 characters) or another hex digest of 32-128 characters."
 
 

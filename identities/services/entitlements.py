@@ -25,6 +25,21 @@ from identities.services.credentials import _request_credential_revocation_for
 from identities.services.identity import Right, require
 from identities.services.refresh import _standing_access, identity_refresh
 
+__all__ = [
+    "ERR_ACTION_NOT_SUPPORTED",
+    "ERR_ALREADY_REVOKED",
+    "ERR_DUPLICATE",
+    "ERR_EXCEPTION_NOT_NEEDED",
+    "ERR_EXCEPTION_UNTIL",
+    "ERR_EXPIRES_PAST",
+    "ERR_IDENTITY_NOT_ACTIVE",
+    "ERR_JIT_THROUGH_GRANT",
+    "ERR_NEEDS_EXCEPTION",
+    "MAX_EXCEPTION_DAYS",
+    "entitlement_grant",
+    "exception_accept",
+]
+
 ERR_ACTION_NOT_SUPPORTED = "This tool does not support the action {action}."
 ERR_NEEDS_EXCEPTION = (
     "A standing {action} entitlement on a {tier}-risk identity needs an approved, expiring exception: give a reason "

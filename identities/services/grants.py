@@ -22,6 +22,12 @@ from identities.models import (
 from identities.scope import validate_scope
 from identities.services.entitlements import ERR_ACTION_NOT_SUPPORTED, ERR_EXPIRES_PAST, ERR_IDENTITY_NOT_ACTIVE
 
+__all__ = [
+    "ERR_GRANT_ENDED",
+    "ERR_TASK_CLOSED",
+    "grant_create",
+]
+
 ERR_TASK_CLOSED = "This task is already closed."
 ERR_GRANT_ENDED = "This grant has already ended."
 

@@ -16,6 +16,13 @@ from identities.services.identity import Right, require
 from identities.services.refresh import identity_refresh
 from identities.spiffe import InvalidSpiffeId, normalise_spiffe_id
 
+__all__ = [
+    "identifier_add",
+    "identifier_remove",
+    "normalise_identifier",
+    "workflow_attach",
+]
+
 
 def normalise_identifier(kind: str, value: str) -> str:
     value = (value or "").strip()

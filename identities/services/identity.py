@@ -41,6 +41,30 @@ from identities.rules import (  # noqa: F401 - the refusals' texts, importable f
 )
 from identities.services.refresh import identity_refresh
 
+__all__ = [
+    "ERR_ADMIN_OWNS",
+    "ERR_ALREADY_SUSPENDED",
+    "ERR_AUP_APPROVER",
+    "ERR_NOT_OWNER",
+    "ERR_NOT_SUSPENDED",
+    "ERR_OVERRIDE_SAME",
+    "ERR_PARENT_CYCLE",
+    "ERR_PRIVILEGED_NEEDS_ADMIN",
+    "ERR_READ_ONLY_OWNER",
+    "ERR_REASON_REQUIRED",
+    "ERR_RESUME_ROLE",
+    "ERR_SUSPENDED",
+    "ERR_SUSPEND_ROLE",
+    "IDENTITY_FIELDS",
+    "identity_create",
+    "identity_resume",
+    "identity_update",
+    "is_current_owner",
+    "require",
+    "tier_override_clear",
+    "tier_override_set",
+]
+
 ERR_SUSPENDED = "This identity is suspended."
 ERR_ALREADY_SUSPENDED = "This identity is already suspended."
 ERR_NOT_SUSPENDED = "This identity is not suspended."

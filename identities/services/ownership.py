@@ -21,6 +21,16 @@ from identities.models import (
 from identities.services.identity import ERR_REASON_REQUIRED, Right, require
 from identities.services.refresh import identity_refresh
 
+__all__ = [
+    "ERR_ALREADY_OWNER",
+    "ERR_OWNER_INACTIVE",
+    "ERR_OWNER_ROLE",
+    "owner_at",
+    "ownership_assign",
+    "ownership_end",
+    "ownership_transfer_bulk",
+]
+
 ERR_OWNER_ROLE = "Only persons who hold the identity owner role can be named owners."
 ERR_OWNER_INACTIVE = "Only active persons can be named owners."
 ERR_ALREADY_OWNER = "This person already owns the identity in that role."

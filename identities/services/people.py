@@ -26,6 +26,39 @@ from identities.models import (
 from identities.services.refresh import identities_refresh_owned_by
 from identities.sessions import end_sessions_of
 
+__all__ = [
+    "ALREADY_ACTIVE",
+    "ALREADY_INACTIVE",
+    "ALREADY_REVOKED",
+    "EMPLOYEE_ID_TAKEN",
+    "EXPIRY_RANGE",
+    "MANAGER_CYCLE",
+    "MANAGER_IS_SELF",
+    "NAME_REQUIRED",
+    "NOT_ADMINISTRATOR",
+    "NOT_YOUR_OWN",
+    "PERSON_FIELDS",
+    "PROFILE_FIELDS",
+    "REASON_REQUIRED",
+    "ROLE_ALREADY_HELD",
+    "ROLE_NOT_HELD",
+    "ROLE_PERSON_INACTIVE",
+    "ROLE_SELF_CHANGE",
+    "ROLE_UNKNOWN",
+    "SELF_DISABLE",
+    "STATUS_NOT_INACTIVE",
+    "USERNAME_TAKEN",
+    "User",
+    "api_token_create",
+    "api_token_revoke",
+    "person_create",
+    "person_disable",
+    "person_enable",
+    "person_update",
+    "role_grant",
+    "role_revoke",
+]
+
 User = get_user_model()
 
 NOT_ADMINISTRATOR = "Only administrators may change persons and their roles."

@@ -22,6 +22,12 @@ from identities.models import (
 from identities.models.registry import current_ownerships
 from identities.risk import RiskInputs, StandingAccess, assess_risk
 
+__all__ = [
+    "OLD_STATIC_SECRET_DAYS",
+    "identities_refresh_owned_by",
+    "identity_refresh",
+]
+
 OLD_STATIC_SECRET_DAYS = 90
 
 

@@ -15,6 +15,10 @@ from identities.models import (
 )
 from identities.services.grants import ERR_TASK_CLOSED, _end_grants
 
+__all__ = [
+    "task_open",
+]
+
 
 @transaction.atomic
 def task_open(*, identity: Identity, name: str, workflow: Workflow | None = None, actor=None) -> Task:

@@ -19,6 +19,21 @@ from django.db.models import Q
 from identities.models import Identity
 from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
 
+__all__ = [
+    "ERR_PROOF_LIFETIME",
+    "AssertionAlgorithm",
+    "AssertionKey",
+    "ConfigQuerySet",
+    "ConfigRow",
+    "DelegationRule",
+    "Gateway",
+    "IdentityField",
+    "OidcIssuer",
+    "ProvenanceRule",
+    "TrustBundle",
+    "proof_lifetime_field",
+]
+
 
 class ConfigQuerySet(models.QuerySet):
     def enabled(self):

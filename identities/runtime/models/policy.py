@@ -19,6 +19,13 @@ from django.db.models import Q
 from identities.models import Identity, Task
 from identities.runtime.models.config import Gateway
 
+__all__ = [
+    "PolicyDecision",
+    "PolicyStatus",
+    "PolicyVersion",
+    "Verdict",
+]
+
 
 class PolicyStatus(models.TextChoices):
     DRAFT = "draft", "Draft"

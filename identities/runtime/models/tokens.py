@@ -10,6 +10,13 @@ from django.db import models
 
 from identities.models import Identity, Task
 
+__all__ = [
+    "APPEND_ONLY",
+    "IssuedToken",
+    "JtiLedgerEntry",
+    "TokenRevocation",
+]
+
 APPEND_ONLY = pgtrigger.Update | pgtrigger.Delete
 
 

@@ -30,6 +30,34 @@ from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
 from identities.services.identity import Right, require
 from identities.spiffe import InvalidSpiffeId, parse_spiffe_id
 
+__all__ = [
+    "AUDIT_NAMES",
+    "ERR_ADMIN_ONLY",
+    "ERR_ALREADY_DISABLED",
+    "ERR_AUDIENCES",
+    "ERR_AUDIENCE_TAKEN",
+    "ERR_CLAIM",
+    "ERR_DUPLICATE",
+    "ERR_JWK",
+    "ERR_KEYS",
+    "ERR_KID",
+    "ERR_NO_KEYS",
+    "ERR_REASON",
+    "ERR_RULE_EMPTY",
+    "ERR_SAME_IDENTITY",
+    "ERR_SOURCE",
+    "ERR_TRUST_DOMAIN",
+    "ERR_URL",
+    "assertion_key_create",
+    "config_disable",
+    "delegation_rule_create",
+    "gateway_create",
+    "gateway_rotate_credential",
+    "oidc_issuer_create",
+    "provenance_rule_create",
+    "trust_bundle_create",
+]
+
 ERR_ADMIN_ONLY = "Only an administrator may change the runtime's trust configuration."
 ERR_ALREADY_DISABLED = "This is already disabled."
 ERR_REASON = "Say why (the reason goes into the audit trail)."

@@ -13,6 +13,11 @@ from collections.abc import Iterable
 from django.db import connection
 from django.utils import timezone
 
+__all__ = [
+    "tokens_revoke_for_key",
+    "tokens_revoke_relying_on",
+]
+
 _REVOKE = """
 INSERT INTO runtime_tokenrevocation (jti, reason, actor_label, revoked_at)
 SELECT t.jti, %(reason)s, %(actor)s, %(now)s FROM runtime_issuedtoken t
