@@ -178,54 +178,74 @@ def seed(password: str) -> list[str]:
         read(f"{team}-ticket-router", "jira.search_issues", {"project": team.upper()})
         read(f"{team}-pr-author", "github.read_repository", {"repo": f"acme/{team}-*"})
 
-    services.entitlement_grant(
-        identity=identities["code-review-agent"],
-        tool=tools["github.create_pull_request"],
-        action="write",
-        actor=admin,
-        scope={"repo": "acme/*"},
-        reason="Posts review comments",
-        exception_reason="Review comments only; PR creation monitored by the platform team",
-        exception_until=now + timedelta(days=60),
-    )
-    services.entitlement_grant(
-        identity=identities["release-captain"],
-        tool=tools["k8s.apply_manifest"],
-        action="write",
-        actor=admin,
-        scope={"namespace": "release-*"},
-        reason="Rolls out approved releases",
-        exception_reason="Release automation, approved by the change board (CAB-2291)",
-        exception_until=now + timedelta(days=30),
-    )
-    services.entitlement_grant(
-        identity=identities["ci-deployer"],
-        tool=tools["aws.ec2.modify_instance"],
-        action="write",
-        actor=admin,
-        reason="Deploys application servers",
-        exception_reason="Legacy deploy path until the GitOps migration (PLAT-88)",
-        exception_until=now + timedelta(days=45),
-    )
+    # Standing write on high-risk identities, each under an accepted exception: (identity, tool, scope, reason,
+    # exception reason, days the exception lasts).
+    for name, key, scope, reason, exception, days in (
+        (
+            "code-review-agent",
+            "github.create_pull_request",
+            {"repo": "acme/*"},
+            "Posts review comments",
+            "Review comments only; PR creation monitored by the platform team",
+            60,
+        ),
+        (
+            "release-captain",
+            "k8s.apply_manifest",
+            {"namespace": "release-*"},
+            "Rolls out approved releases",
+            "Release automation, approved by the change board (CAB-2291)",
+            30,
+        ),
+        (
+            "ci-deployer",
+            "aws.ec2.modify_instance",
+            None,
+            "Deploys application servers",
+            "Legacy deploy path until the GitOps migration (PLAT-88)",
+            45,
+        ),
+    ):
+        services.entitlement_grant(
+            identity=identities[name],
+            tool=tools[key],
+            action="write",
+            actor=admin,
+            scope=scope,
+            reason=reason,
+            exception_reason=exception,
+            exception_until=now + timedelta(days=days),
+        )
 
-    task = services.task_open(identity=identities["oncall-copilot"], name="INC-4821 restart payments workers")
-    services.grant_create(
-        identity=identities["oncall-copilot"],
-        task=task,
-        entries=[(tools["k8s.apply_manifest"], "write", {"namespace": "payments"})],
-        ends_at=now + timedelta(minutes=45),
-        actor=manager,
-        reason="Approved for incident INC-4821",
-    )
-    task = services.task_open(identity=identities["refund-assistant"], name="refund batch 2026-11-28")
-    services.grant_create(
-        identity=identities["refund-assistant"],
-        task=task,
-        entries=[(tools["orders.refund"], "execute", {"region": "eu-*"})],
-        ends_at=now + timedelta(minutes=30),
-        actor=manager,
-        reason="Daily refund batch",
-    )
+    # Just-in-time access under a task: (identity, task, tool, action, scope, minutes, reason).
+    for name, work, key, action, scope, minutes, reason in (
+        (
+            "oncall-copilot",
+            "INC-4821 restart payments workers",
+            "k8s.apply_manifest",
+            "write",
+            {"namespace": "payments"},
+            45,
+            "Approved for incident INC-4821",
+        ),
+        (
+            "refund-assistant",
+            "refund batch 2026-11-28",
+            "orders.refund",
+            "execute",
+            {"region": "eu-*"},
+            30,
+            "Daily refund batch",
+        ),
+    ):
+        services.grant_create(
+            identity=identities[name],
+            task=services.task_open(identity=identities[name], name=work),
+            entries=[(tools[key], action, scope)],
+            ends_at=now + timedelta(minutes=minutes),
+            actor=manager,
+            reason=reason,
+        )
 
     old = now - timedelta(days=240)
     creds = [
