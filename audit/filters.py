@@ -8,7 +8,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from agentiam.filtering import UTCDateTimeFilter
+from agentiam.filtering import UTCDateTimeFilter, text_filter
 from audit.models import AuditEntry
 
 DATETIME_WIDGET = forms.DateTimeInput(attrs={"type": "datetime-local", "step": "60"}, format="%Y-%m-%dT%H:%M")
@@ -25,30 +25,27 @@ class AuditFilterForm(forms.Form):
 
 
 class AuditEntryFilter(django_filters.FilterSet):
-    actor = django_filters.CharFilter(
-        field_name="actor_label",
-        label="Actor",
-        help_text='Who acted: a username, an API client\'s name or "system" (exact).',
-        widget=forms.TextInput(attrs={"placeholder": "username or client"}),
+    actor = text_filter(
+        "actor_label",
+        "Actor",
+        'Who acted: a username, an API client\'s name or "system" (exact).',
+        "username or client",
     )
-    action = django_filters.CharFilter(
-        field_name="action",
+    action = text_filter(
+        "action",
+        "Action",
+        'An action or its prefix: "role." matches every role change.',
+        "e.g. role.grant",
         lookup_expr="startswith",
-        label="Action",
-        help_text='An action or its prefix: "role." matches every role change.',
-        widget=forms.TextInput(attrs={"placeholder": "e.g. role.grant"}),
     )
-    object_type = django_filters.CharFilter(
-        field_name="object_type",
-        label="Object type",
-        help_text="What kind of object the entry is about, e.g. auth.user (exact).",
-        widget=forms.TextInput(attrs={"placeholder": "e.g. auth.user"}),
+    object_type = text_filter(
+        "object_type",
+        "Object type",
+        "What kind of object the entry is about, e.g. auth.user (exact).",
+        "e.g. auth.user",
     )
-    object_id = django_filters.CharFilter(
-        field_name="object_id",
-        label="Object id",
-        help_text="The object's public id (exact); combine with object_type.",
-        widget=forms.TextInput(attrs={"placeholder": "id or uuid"}),
+    object_id = text_filter(
+        "object_id", "Object id", "The object's public id (exact); combine with object_type.", "id or uuid"
     )
     since = UTCDateTimeFilter(
         field_name="occurred_at",
