@@ -28,6 +28,9 @@ from .filters import ImportJobFilter
 
 TRUE = ("1", "true", "yes", "on")
 
+CELLS = ("exact", "spreadsheet")
+ERR_CELLS = "cells must be exact (the import format) or spreadsheet (formula-like cells get a leading apostrophe)."
+
 
 class UploadTooLargeError(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
@@ -90,12 +93,24 @@ class ImportViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, RegistryVi
     @extend_schema(
         summary="Export the registry you may see, in the import format (a ZIP of CSV files)",
         tags=["import"],
+        parameters=[
+            OpenApiParameter(
+                "cells",
+                str,
+                enum=CELLS,
+                description="exact (default: importing it changes nothing) or "
+                "spreadsheet (cells starting with = + - @, tab or CR get a leading apostrophe)",
+            )
+        ],
         responses={(200, "application/zip"): OpenApiTypes.BINARY},
     )
     @action(detail=False, methods=["get"], url_path="export", url_name="export")
     def export(self, request):
         archive = tempfile.TemporaryFile()  # noqa: SIM115 - FileResponse closes it, which deletes it
-        registry_export(archive, actor=request.user)
+        cells = request.query_params.get("cells", "exact")
+        if cells not in CELLS:
+            raise exceptions.ValidationError({"cells": [ERR_CELLS]})
+        registry_export(archive, actor=request.user, spreadsheet_safe=cells == "spreadsheet")
         archive.seek(0)
         name = f"agentiam-registry-{timezone.now():%Y%m%d-%H%M%S}.zip"
         return FileResponse(archive, as_attachment=True, filename=name, content_type="application/zip")

@@ -12,6 +12,9 @@ lists exactly.
 
 from __future__ import annotations
 
+import csv
+import io
+import tempfile
 import zipfile
 from typing import IO
 
@@ -106,8 +109,39 @@ def _visible_ids(cursor, actor) -> None:
     cursor.execute("ANALYZE exp_ids")
 
 
-def registry_export(target: IO[bytes], *, actor=None) -> dict[str, int]:
-    """Write the ZIP to `target` (a binary file object); returns the rows written per file."""
+# A cell a spreadsheet would run as a formula (or whose leading tab / carriage return hides one) starts with one of
+# these: the spreadsheet-safe export writes it with a leading apostrophe (OWASP's CSV injection advice).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def _copy_member(cursor, sql: str, member: IO[bytes], *, spreadsheet_safe: bool) -> None:
+    if not spreadsheet_safe:
+        with cursor.cursor.copy(sql) as copy:
+            for data in copy:
+                member.write(data)
+        return
+    with tempfile.TemporaryFile() as raw:  # PostgreSQL's CSV, re-read row by row (cells may hold newlines)
+        with cursor.cursor.copy(sql) as copy:
+            for data in copy:
+                raw.write(data)
+        raw.seek(0)
+        reader = csv.reader(io.TextIOWrapper(raw, encoding="utf-8", newline=""))
+        out = io.TextIOWrapper(member, encoding="utf-8", newline="", write_through=True)
+        writer = csv.writer(out, lineterminator="\r\n")  # so a cell holding \r or \n is quoted
+        for row in reader:
+            writer.writerow([spreadsheet_cell(cell) for cell in row])
+        out.detach()
+
+
+def registry_export(target: IO[bytes], *, actor=None, spreadsheet_safe: bool = False) -> dict[str, int]:
+    """Write the ZIP to `target` (a binary file object); returns the rows written per file.
+
+    The default is the round-trip format (importing it changes nothing). `spreadsheet_safe` prefixes every cell
+    that starts like a formula with an apostrophe, for opening in a spreadsheet (the browser download)."""
     counts: dict[str, int] = {}
     outermost = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
@@ -119,9 +153,7 @@ def registry_export(target: IO[bytes], *, actor=None) -> dict[str, int]:
                 with archive.open(f"{entity.name}.csv", "w") as member:
                     member.write(",".join(entity.column_names).encode() + b"\n")
                     sql = f"COPY ({QUERIES[entity.name]}) TO STDOUT (FORMAT csv)"
-                    with cursor.cursor.copy(sql) as copy:
-                        for data in copy:
-                            member.write(data)
+                    _copy_member(cursor, sql, member, spreadsheet_safe=spreadsheet_safe)
                     counts[entity.name] = cursor.cursor.rowcount
         cursor.execute("DROP TABLE exp_ids")
     return counts

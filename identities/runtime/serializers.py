@@ -18,6 +18,7 @@ from identities.runtime.models import (
 )
 
 COMMON = ["id", "description", "enabled", "created_at", "created_by", "disabled_at", "disabled_by", "disable_reason"]
+READ_ONLY = [name for name in COMMON if name != "description"]  # a description is given when a row is created
 
 
 def identity_ref(**kwargs) -> serializers.SlugRelatedField:
@@ -60,17 +61,22 @@ class GatewayCredentialSerializer(GatewaySerializer):
 
 
 class TrustBundleSerializer(ConfigSerializer):
+    audience = serializers.CharField(
+        max_length=500, required=False, allow_blank=True, default="",
+        help_text="The `aud` its JWT-SVIDs must name; empty or left out: our token endpoint.",
+    )  # fmt: skip
+
     class Meta:
         model = TrustBundle
         fields = [*COMMON, "trust_domain", "audience", "bundle", "bundle_url", "max_proof_lifetime"]
-        read_only_fields = COMMON
+        read_only_fields = READ_ONLY
 
 
 class OidcIssuerSerializer(ConfigSerializer):
     class Meta:
         model = OidcIssuer
         fields = [*COMMON, "issuer", "audience", "jwks", "jwks_url", "max_proof_lifetime"]
-        read_only_fields = COMMON
+        read_only_fields = READ_ONLY
 
 
 class AssertionKeySerializer(ConfigSerializer):
@@ -81,7 +87,7 @@ class AssertionKeySerializer(ConfigSerializer):
     class Meta:
         model = AssertionKey
         fields = [*COMMON, "identity", "kid", "algorithm", "jwk"]
-        read_only_fields = COMMON
+        read_only_fields = READ_ONLY
 
 
 class ProvenanceRuleSerializer(ConfigSerializer):
@@ -90,7 +96,7 @@ class ProvenanceRuleSerializer(ConfigSerializer):
     class Meta:
         model = ProvenanceRule
         fields = [*COMMON, "issuer", "claim", "allowed_values", "identity_field"]
-        read_only_fields = COMMON
+        read_only_fields = READ_ONLY
 
 
 class DelegationRuleSerializer(ConfigSerializer):
@@ -100,7 +106,7 @@ class DelegationRuleSerializer(ConfigSerializer):
     class Meta:
         model = DelegationRule
         fields = [*COMMON, "actor", "subject"]
-        read_only_fields = COMMON
+        read_only_fields = READ_ONLY
 
 
 class DisableSerializer(serializers.Serializer):

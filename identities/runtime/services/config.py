@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
@@ -189,7 +190,7 @@ def _check_lifetime(seconds: object) -> None:
 
 @transaction.atomic
 def trust_bundle_create(
-    *, actor, trust_domain: str, audience: str, bundle: Any = None, bundle_url: str = "", description: str = "",
+    *, actor, trust_domain: str, audience: str = "", bundle: Any = None, bundle_url: str = "", description: str = "",
     max_proof_lifetime: int = DEFAULT_MAX_LIFETIME, request=None,
 ) -> TrustBundle:  # fmt: skip
     _require_admin(actor)
@@ -205,7 +206,8 @@ def trust_bundle_create(
         raise invalid("trust_domain", "This trust domain is already configured (disabled ones stay on record).")
     _source(bundle, bundle_url, use=JWT_SVID_USE, field="bundle")
     row = TrustBundle.objects.create(
-        trust_domain=trust_domain, audience=audience.strip(), bundle=bundle, bundle_url=bundle_url,
+        trust_domain=trust_domain, audience=audience.strip() or settings.RUNTIME_TOKEN_ENDPOINT, bundle=bundle,
+        bundle_url=bundle_url,
         description=description, created_by=actor, max_proof_lifetime=max_proof_lifetime,
     )  # fmt: skip
     _audit(
