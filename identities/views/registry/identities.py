@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from django.contrib import messages
 from django.db.models import Prefetch
@@ -10,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from agentiam.adapters import call_service, form_status
+from agentiam.adapters import call_service, confirm, form_status
 from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.tables import Column, Table
 from identities import services
@@ -103,22 +104,15 @@ def identity_detail(request, uuid):
 @require_http_methods(["GET", "POST"])
 def identity_create(request):
     admin = has_role(request.user, Role.ADMINISTRATOR)
-    form = IdentityForm(request.POST or None, actor=request.user, admin=admin)
-    status = None
-    if request.method == "POST" and form.is_valid():
-        ok, identity, status = call_service(
-            form,
-            services.identity_create,
-            actor=request.user,
-            accountable_owner=form.cleaned_data.get("accountable_owner"),
-            request=request,
-            **form.service_fields(),
-        )
-        if ok:
-            messages.success(request, f"{identity.name} is registered: risk tier {identity.get_risk_tier_display()}.")
-            return redirect(identity_url(identity))
-    context = {"form": form, "creating": True, "admin": admin}
-    return render(request, "identities/registry/identity_form.html", context, status=form_status(request, status))
+
+    def registered(identity):
+        messages.success(request, f"{identity.name} is registered: risk tier {identity.get_risk_tier_display()}.")
+        return redirect(identity_url(identity))
+
+    return confirm(request, "identities/registry/identity_form.html", {"creating": True, "admin": admin},
+                   form_class=partial(IdentityForm, actor=request.user, admin=admin), service=services.identity_create,
+                   success=registered, arguments=lambda data: {"accountable_owner": None, **data},
+                   actor=request.user)  # fmt: skip
 
 
 @roles_required(CHANGERS)
