@@ -12,8 +12,10 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.test import Client
 
 from agentiam.devserver.processes import alive, celery_worker
+from agentiam.stepup import SESSION_AT, SESSION_USER
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +103,20 @@ def descendants(pid: int) -> set[int]:
 
 
 is_alive = alive  # the dev server's own test of a live process
+
+
+def enter_as(page, live_server, user, *, step_up: bool = False) -> None:
+    """A browser signed in as `user` without the form (second factor passed; `step_up`: just stepped up as well):
+    the browser's cookies are cleared and it is handed a test client's session."""
+    page.context.clear_cookies()
+    client = Client()
+    sign_in(client, user)
+    if step_up:
+        session = client.session
+        session[SESSION_AT], session[SESSION_USER] = int(time.time()), user.pk
+        session.save()
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
 
 
 def sign_in(client, user):

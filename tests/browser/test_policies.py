@@ -5,22 +5,18 @@ confirmation — with screenshots of each screen."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
 from agentiam.permissions import Role
-from agentiam.stepup import SESSION_AT, SESSION_USER
 from identities.runtime.models import PolicyVersion
 from tests.cast import make_person
 from tests.conftest import ARTIFACTS
 from tests.runtime.test_policy_governance import NO_GITHUB_READS, passing_cases
 from tests.runtime_support import access_token, build_estate, decide
-from tests.support import sign_in
+from tests.support import enter_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = ARTIFACTS / "screenshots"
@@ -29,18 +25,6 @@ SHOTS = ARTIFACTS / "screenshots"
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"policies_{name}.png"), full_page=True)
-
-
-def enter_as(page, live_server, user, *, step_up: bool = False) -> None:
-    page.context.clear_cookies()
-    client = Client()
-    sign_in(client, user)
-    if step_up:
-        session = client.session
-        session[SESSION_AT], session[SESSION_USER] = int(time.time()), user.pk
-        session.save()
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
 
 
 def test_a_stricter_policy_is_drafted_simulated_and_activated_by_a_second_administrator(

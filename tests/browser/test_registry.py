@@ -12,8 +12,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -23,7 +21,7 @@ from identities.models import Entitlement, Identity, RiskException
 from tests.cast import make_person
 from tests.conftest import ARTIFACTS
 from tests.factories import SystemFactory, ToolFactory
-from tests.support import sign_in
+from tests.support import enter_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -34,15 +32,6 @@ SHOTS = Path(os.environ.get("AGENTIAM_SCREENSHOT_DIR") or ARTIFACTS / "screensho
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"registry_{name}.png"), full_page=True)
-
-
-def enter_as(page, live_server, user) -> None:
-    """Sign in without the form (second factor included) by handing the browser a test client's session."""
-    page.context.clear_cookies()
-    client = Client()
-    sign_in(client, user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
 
 
 def confirm(page, button: str) -> None:

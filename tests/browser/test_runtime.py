@@ -5,14 +5,12 @@ error or CSP violation (the `page` fixture fails on either) and screenshots of e
 from __future__ import annotations
 
 import pytest
-from django.conf import settings
-from django.test import Client
 from playwright.sync_api import expect
 
 from identities.runtime.models import Gateway
 from tests.conftest import ARTIFACTS
 from tests.runtime_support import access_token, build_estate, decide
-from tests.support import sign_in
+from tests.support import enter_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 SHOTS = ARTIFACTS / "screenshots"
@@ -21,13 +19,6 @@ SHOTS = ARTIFACTS / "screenshots"
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"runtime_{name}.png"), full_page=True)
-
-
-def enter_as(page, live_server, user) -> None:
-    client = Client()
-    sign_in(client, user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
 
 
 def test_an_administrator_registers_a_gateway_and_sees_its_credential_once(live_server, page, cast):

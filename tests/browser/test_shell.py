@@ -9,14 +9,13 @@ import re
 import pytest
 from django.conf import settings
 from django.db import transaction
-from django.test import Client
 from playwright.sync_api import expect
 
 from agentiam.permissions import Role
 from audit.trail import audit_record
 from tests.cast import make_person
 from tests.conftest import ARTIFACTS
-from tests.support import sign_in
+from tests.support import enter_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,14 +25,6 @@ SHOTS = ARTIFACTS / "screenshots"
 def shot(page, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"shell_{name}.png"), full_page=True)
-
-
-def enter_as(page, live_server, user) -> None:
-    """Sign in without the form (second factor included) by handing the browser a test client's session."""
-    client = Client()
-    sign_in(client, user)
-    session = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
 
 
 def some_history() -> None:

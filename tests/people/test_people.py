@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from io import StringIO
 from pathlib import Path
 
@@ -12,18 +11,17 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management import call_command
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
 from django.urls import reverse
 from playwright.sync_api import expect
 
 from agentiam.navigation import navigation_for
 from agentiam.permissions import SEE_EVERYTHING, Role
-from agentiam.stepup import SESSION_AT, SESSION_USER
 from audit.models import AuditEntry
 from identities import services
 from identities.models import PersonSession, PersonStatus, Profile
 from tests.cast import EVERYONE, check_access, make_person
-from tests.support import sign_in
+from tests.support import enter_as
 
 pytestmark = pytest.mark.django_db
 User = get_user_model()
@@ -336,18 +334,6 @@ def test_seed_demo_scale_gives_every_person_a_profile(db):
 # --- In a browser --------------------------------------------------------------------------------------
 
 
-def browser_sign_in(page, live_server, user, *, stepped_up: bool = False):
-    """Sign in through tests.support.sign_in (second factor passed) and hand the session to the browser."""
-    client = Client()
-    sign_in(client, user)
-    if stepped_up:
-        session = client.session
-        session[SESSION_AT], session[SESSION_USER] = int(time.time()), user.pk
-        session.save()
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}])
-
-
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_an_administrator_finds_a_person_grants_a_role_and_disables_them(live_server, page):
@@ -357,7 +343,7 @@ def test_an_administrator_finds_a_person_grants_a_role_and_disables_them(live_se
         "oliver", Role.IDENTITY_OWNER, first_name="Oliver", last_name="Grant", manager=lead, employee_id="E-1002"
     )
     make_person("aiko", Role.AUDITOR, first_name="Aiko", last_name="Tanaka", employee_id="E-1006")
-    browser_sign_in(page, live_server, admin, stepped_up=True)
+    enter_as(page, live_server, admin, step_up=True)
 
     page.goto(live_server.url + "/people/")
     expect(page.locator("#people-table tbody tr")).to_have_count(4)
@@ -402,7 +388,7 @@ def test_an_auditor_reads_the_people_list_without_management_controls(live_serve
     ):
         roles = [role] if role else []
         make_person(first.lower(), *roles, first_name=first, last_name=last, manager=lead, employee_id=f"E-20{i}")
-    browser_sign_in(page, live_server, auditor)
+    enter_as(page, live_server, auditor)
     page.goto(live_server.url + "/people/")
     expect(page.locator("#people-table tbody tr")).to_have_count(7)
     expect(page.get_by_role("link", name="Add person")).to_have_count(0)
