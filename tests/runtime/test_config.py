@@ -14,15 +14,10 @@ from identities.runtime import services as runtime
 from identities.runtime.models import AssertionKey, DelegationRule, Gateway, ProvenanceRule, TrustBundle
 from identities.runtime.views.config import KINDS
 from tests.cast import check_access
-from tests.runtime_support import CLIENT_KEY, SVID_KEY, access_token, build_estate, decide, public_jwk
+from tests.runtime_support import CLIENT_KEY, SVID_KEY, access_token, decide, public_jwk
 
 pytestmark = pytest.mark.django_db
 BUNDLE = {"keys": [public_jwk(SVID_KEY, "k1", use="jwt-svid")]}
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 @pytest.mark.parametrize("slug", list(KINDS))

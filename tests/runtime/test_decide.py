@@ -19,14 +19,9 @@ from identities.runtime.decision_ids import decided_at_bounds
 from identities.runtime.models import PolicyDecision, PolicyVersion, TokenRevocation
 from identities.runtime.policy import SCHEMA
 from identities.runtime.services import decide as decide_service
-from tests.runtime_support import access_token, build_estate, decide, decide_batch
+from tests.runtime_support import access_token, decide, decide_batch
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 @pytest.fixture

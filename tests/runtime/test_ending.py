@@ -24,18 +24,12 @@ from tests.runtime_support import (
     ACTOR_SPIFFE_ID,
     JWT_TYPE,
     access_token,
-    build_estate,
     decide,
     introspect,
     svid,
 )
 
 WRITE_PR = {"tool": "github.create_pull_request", "action": "write"}
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 def standing_read(estate, identity=None) -> Entitlement:

@@ -34,18 +34,12 @@ from tests.runtime_support import (
     SVID_KEY,
     TRUST_DOMAIN,
     access_token,
-    build_estate,
     exchange,
     public_jwk,
     svid,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 def claims_of(token: str) -> dict:

@@ -15,7 +15,6 @@ from tests.runtime_support import (
     DECIDE_URL,
     INTROSPECT_URL,
     TOKEN_URL,
-    build_estate,
     decide,
     exchange,
     introspect,
@@ -23,11 +22,6 @@ from tests.runtime_support import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 def nested(levels: int) -> str:

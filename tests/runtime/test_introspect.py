@@ -14,14 +14,9 @@ from identities.runtime.models import TokenRevocation
 from identities.runtime.services import decide as decide_service
 from identities.services.tasks import _task_complete
 from tests.cast import make_person
-from tests.runtime_support import ACTOR_SPIFFE_ID, access_token, build_estate, decide, introspect, svid
+from tests.runtime_support import ACTOR_SPIFFE_ID, access_token, decide, introspect, svid
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from identities.runtime.policy import SCHEMA, validate
 from identities.runtime.policy.cases import baseline_cases
 from identities.runtime.services import policies as services
 from tests.cast import check_access, make_person
-from tests.runtime_support import access_token, build_estate, decide
+from tests.runtime_support import access_token, decide
 from tests.support import sign_in
 
 pytestmark = pytest.mark.django_db
@@ -29,11 +29,6 @@ forbid (principal, action, resource)
 when { resource.key == "github.read_repo" };
 """
 ALLOW_ALL = '\n@id("allow-everything")\n@explanation("Everything is allowed.")\npermit (principal, action, resource);\n'
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 @pytest.fixture

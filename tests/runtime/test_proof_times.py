@@ -19,7 +19,6 @@ from tests.runtime_support import (
     CLIENT_KEY,
     OIDC_ISSUER,
     OIDC_KEY,
-    build_estate,
     exchange,
     public_jwk,
     svid,
@@ -34,11 +33,6 @@ OUT_OF_RANGE = [
     pytest.param({"exp": 10**30}, "exp", id="exp=10**30"),
     pytest.param({"exp": 1e300}, "exp", id="exp=1e300"),
 ]
-
-
-@pytest.fixture
-def estate(cast):
-    return build_estate(cast)
 
 
 def state():
