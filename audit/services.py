@@ -44,16 +44,20 @@ def _create_if_missing(purpose: str, *, actor, request) -> SigningKey | None:
     if SigningKey.objects.filter(purpose=purpose, status=Status.ACTIVE).exists():
         return None
     key = _insert(purpose)
+    _audit_key("signing_key.create", key, actor=actor, request=request)
+    return key
+
+
+def _audit_key(action: str, key: SigningKey, *, actor, request, **changes) -> None:
     audit_record(
         actor=actor,
-        action="signing_key.create",
+        action=action,
         object_type="audit.signingkey",
         object_id=key.kid,
-        object_label=f"{purpose} key {key.kid}",
-        changes={"purpose": purpose, "kid": key.kid},
+        object_label=f"{key.purpose} key {key.kid}",
+        changes={"purpose": key.purpose, "kid": key.kid, **changes},
         request=request,
     )
-    return key
 
 
 def ensure_signing_keys_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **kwargs) -> None:
@@ -79,18 +83,12 @@ def signing_key_rotate(*, purpose: str, compromised: bool = False, actor=None, r
         old.private_key_encrypted = None
         old.save(update_fields=["status", "retired_at", "private_key_encrypted"])
     key = _insert(purpose)
-    audit_record(
+    _audit_key(
+        "signing_key.rotate",
+        key,
         actor=actor,
-        action="signing_key.rotate",
-        object_type="audit.signingkey",
-        object_id=key.kid,
-        object_label=f"{purpose} key {key.kid}",
-        changes={
-            "purpose": purpose,
-            "kid": key.kid,
-            "previous_kid": old.kid if old else None,
-            "previous_status": old.status if old else None,
-        },
         request=request,
+        previous_kid=old.kid if old else None,
+        previous_status=old.status if old else None,
     )
     return key
