@@ -116,11 +116,13 @@ class Task(models.Model):
 
 
 class Grant(models.Model):
-    """A time-bound set of JIT entitlements for a task. Knows nothing of the request that produced it."""
+    """A time-bound set of JIT entitlements for one task. Knows nothing of the request that produced it."""
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="grants")
-    task = models.ForeignKey(Task, null=True, blank=True, on_delete=models.PROTECT, related_name="grants")
+    # Every grant has a task: a grant with none would cover every task of the identity (the token service
+    # reads grants by task), so the column is NOT NULL.
+    task = models.ForeignKey(Task, on_delete=models.PROTECT, related_name="grants")
     reason = models.TextField(blank=True)
     starts_at = models.DateTimeField()
     ends_at = models.DateTimeField()

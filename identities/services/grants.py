@@ -1,4 +1,4 @@
-"""Grants: time-bound sets of JIT entitlements, optionally bound to a task."""
+"""Grants: time-bound sets of JIT entitlements, each bound to one task."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def _end_grants(grants, now, actor, reason) -> tuple[int, int]:
 def grant_create(
     *,
     identity: Identity,
-    task: Task | None,
+    task: Task,
     entries: list[tuple[Tool, str, dict]],
     ends_at: datetime,
     actor,
@@ -61,7 +61,7 @@ def grant_create(
     now = timezone.now()
     if ends_at <= now:
         raise invalid("ends_at", ERR_EXPIRES_PAST)
-    if task is not None and task.state != Task.State.OPEN:
+    if task.state != Task.State.OPEN:
         raise Conflict(ERR_TASK_CLOSED)
     grant = Grant.objects.create(
         identity=identity, task=task, starts_at=now, ends_at=ends_at, created_by=actor, reason=reason
@@ -89,7 +89,7 @@ def grant_create(
         request=request,
         object_label=f"{identity.name}: {len(entries)} JIT entitlement(s)",
         changes={
-            "task": str(task.uuid) if task else None,
+            "task": str(task.uuid),
             "ends_at": ends_at,
             "entries": [[t.key, a, s] for t, a, s in entries],
         },

@@ -23,6 +23,13 @@ from tests.factories.registry import (
     ToolFactory,
     WorkflowFactory,
 )
+from tests.factories.reviews import (
+    ApprovalFactory,
+    ApprovalRuleFactory,
+    DelegationFactory,
+    ElevationRequestFactory,
+    EligibilityFactory,
+)
 from tests.factories.runtime import (
     AssertionKeyFactory,
     DelegationRuleFactory,
@@ -39,10 +46,15 @@ from tests.factories.runtime import (
 __all__ = [
     "AcceptableUseFactory",
     "ApiTokenFactory",
+    "ApprovalFactory",
+    "ApprovalRuleFactory",
     "AssertionKeyFactory",
     "AuditEntryFactory",
     "CredentialFactory",
+    "DelegationFactory",
     "DelegationRuleFactory",
+    "ElevationRequestFactory",
+    "EligibilityFactory",
     "EntitlementFactory",
     "EntitlementUsageFactory",
     "GatewayFactory",

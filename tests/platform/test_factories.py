@@ -1,5 +1,5 @@
-"""The test factories (tests/factories/): each builds a valid, saved row, and every model of the registry and
-the runtime has one."""
+"""The test factories (tests/factories/): each builds a valid, saved row, and every model of the registry,
+the runtime and reviews has one."""
 
 from __future__ import annotations
 
@@ -38,7 +38,11 @@ def test_the_factory_saves_a_valid_row(factory):
 
 
 def test_every_model_of_the_registry_and_the_runtime_has_a_factory():
-    models = {model._meta.label for app in ("identities", "runtime") for model in apps.get_app_config(app).get_models()}
+    models = {
+        model._meta.label
+        for app in ("identities", "runtime", "reviews")
+        for model in apps.get_app_config(app).get_models()
+    }
     covered = {factory._meta.get_model_class()._meta.label for factory in FACTORIES}
     missing = sorted(models - covered - WITHOUT_FACTORY.keys())
     assert not missing, f"add a factory in tests/factories/ for: {', '.join(missing)}"
