@@ -410,6 +410,25 @@ def test_editing_recomputes_the_tier_and_a_sub_agent_gets_its_parent(cast, clien
     assert child.parent == agent and child.delegation_depth == 1 and child.risk_tier == "high"
 
 
+def test_a_refused_edit_shows_the_form_again_for_the_same_identity(cast, client_factory, agent):
+    child = register(cast.identity_owner, name="helper")
+    client = client_factory(cast.identity_owner)
+    edit = {"name": "helper", "environment": "staging", "exposure": "customer_facing", "hosting": "azure"}
+    assert (
+        client.post(reverse("identity_edit", args=[child.uuid]), {**edit, "parent": str(agent.uuid)}).status_code == 302
+    )
+    # Making the parent a child of its own sub-agent is a cycle: the service refuses it, naming the field.
+    response = client.post(
+        reverse("identity_edit", args=[agent.uuid]),
+        {**edit, "name": "triage-bot", "parent": str(child.uuid)},
+    )
+    assert response.status_code == 400
+    assert response.context["identity"] == agent and response.context["form"].errors["parent"]
+    assert reverse("identity", args=[agent.uuid]) in response.content.decode()
+    agent.refresh_from_db()
+    assert agent.parent is None
+
+
 def test_another_owner_cannot_even_post_an_edit(client_factory, agent, other_owner):
     response = client_factory(other_owner).post(reverse("identity_edit", args=[agent.uuid]), {"name": "hijacked"})
     assert response.status_code == 404

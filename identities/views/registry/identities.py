@@ -143,7 +143,7 @@ def identity_edit(request, uuid):
     form = IdentityForm(request.POST or None, initial=initial, actor=request.user, editing=identity)
     status = None
     if request.method == "POST" and form.is_valid():
-        ok, identity, status = call_service(
+        ok, updated, status = call_service(
             form,
             services.identity_update,
             identity=identity,
@@ -152,8 +152,8 @@ def identity_edit(request, uuid):
             **form.service_fields(),
         )
         if ok:
-            messages.success(request, f"{identity.name} was updated: risk tier {identity.get_risk_tier_display()}.")
-            return redirect(identity_url(identity))
+            messages.success(request, f"{updated.name} was updated: risk tier {updated.get_risk_tier_display()}.")
+            return redirect(identity_url(updated))
     context = {"form": form, "creating": False, "identity": identity}
     return render(request, "identities/registry/identity_form.html", context, status=form_status(request, status))
 
