@@ -28,6 +28,7 @@ from identities.models import (
 from identities.risk import CAPABILITIES
 
 from .base import scoped, visible_identities
+from .serializers import ACCEPTABLE_USE_TERMS
 
 NOT_FOUND = "No such object, or not one you may see."
 
@@ -163,13 +164,7 @@ class AcceptableUseCreateSerializer(serializers.ModelSerializer):
         model = AcceptableUse
         fields = [
             "identity",
-            "purpose",
-            "allowed_tools",
-            "data_classes",
-            "prohibited_actions",
-            "human_in_the_loop",
-            "valid_from",
-            "valid_until",
+            *ACCEPTABLE_USE_TERMS,
         ]
         extra_kwargs = {
             "allowed_tools": {"required": False},

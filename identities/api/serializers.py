@@ -154,6 +154,18 @@ class OwnershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# What an acceptable-use record says; the API reads and writes these fields by name.
+ACCEPTABLE_USE_TERMS = [
+    "purpose",
+    "allowed_tools",
+    "data_classes",
+    "prohibited_actions",
+    "human_in_the_loop",
+    "valid_from",
+    "valid_until",
+]
+
+
 class AcceptableUseSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     identity = _uuid_of("identity")
@@ -165,13 +177,7 @@ class AcceptableUseSerializer(serializers.ModelSerializer):
             "id",
             "identity",
             "version",
-            "purpose",
-            "allowed_tools",
-            "data_classes",
-            "prohibited_actions",
-            "human_in_the_loop",
-            "valid_from",
-            "valid_until",
+            *ACCEPTABLE_USE_TERMS,
             "approved_by",
             "approved_at",
         ]
