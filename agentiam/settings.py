@@ -324,6 +324,16 @@ RUNTIME_JWKS_TIMEOUT = env_int("RUNTIME_JWKS_TIMEOUT", 5, minimum=1, maximum=30)
 RUNTIME_PREPARED_LOOKUPS = env_bool("RUNTIME_PREPARED_LOOKUPS", True)
 RUNTIME_JWKS_CA_FILE = env_str("RUNTIME_JWKS_CA_FILE", None)
 
+# --- JIT elevation (reviews/) ---------------------------------------------------------------------------------
+# A pending elevation request expires after this many seconds (approving it later is refused by the clock,
+# whether or not the beat sweep below has marked it expired yet).
+REVIEWS_PENDING_TTL = env_int("REVIEWS_PENDING_TTL", 24 * 3600, minimum=300, maximum=14 * 24 * 3600)
+CELERY_BEAT_SCHEDULE["reviews-expire"] = {
+    "task": "reviews.tasks.expire_requests",
+    "schedule": 300.0,
+    "options": {"expires": 290},
+}
+
 # --- Outbox and notifications (agentiam/outbox.py, agentiam/notifications/) -------------------------------
 # A message is written in the caller's transaction and delivered by the worker, at least once: failed
 # attempts are retried after RETRY_BASE * 2^(n-1) seconds (at most RETRY_MAX) until MAX_ATTEMPTS, then the

@@ -213,6 +213,10 @@ class Approval(models.Model):
     decision = models.CharField(max_length=10, choices=Decision.choices)
     comment = models.TextField(blank=True)
     decided_at = models.DateTimeField(auto_now_add=True)
+    # What this approver agreed to (never more than asked); the grant is the narrowest of the approvals.
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True)
+    scopes = ArrayField(models.CharField(max_length=220), null=True, blank=True)
+    scope = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [
