@@ -8,7 +8,6 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agentiam.errors import Conflict, invalid
@@ -26,7 +25,7 @@ from identities.models import (
     RevocationStatus,
     Task,
 )
-from identities.models.registry import standing
+from identities.models.registry import current_ownerships, standing
 from identities.rules import (  # noqa: F401 - the refusals' texts, importable from identities.services
     ERR_ACCEPT_RISK,
     ERR_ADMIN_OWNS,
@@ -76,10 +75,7 @@ ERR_OVERRIDE_SAME = "The override must differ from the derived tier; clear the o
 def is_current_owner(
     identity: Identity, person, roles: Iterable[str] | None = None, at: datetime | None = None
 ) -> bool:
-    at = at or timezone.now()
-    qs = Ownership.objects.filter(identity=identity, person=person, valid_from__lte=at).filter(
-        Q(valid_to__isnull=True) | Q(valid_to__gt=at)
-    )
+    qs = current_ownerships(at).filter(identity=identity, person=person)
     if roles is not None:
         qs = qs.filter(role__in=list(roles))
     return qs.exists()

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from agentiam.errors import invalid
@@ -18,6 +17,7 @@ from identities.models import (
     Ownership,
     OwnershipRole,
 )
+from identities.models.registry import current_ownerships
 from identities.services.identity import ERR_REASON_REQUIRED, Right, require
 from identities.services.refresh import identity_refresh
 
@@ -126,10 +126,5 @@ def ownership_transfer_bulk(*, identities: Iterable[Identity], to_person, actor,
 
 def owner_at(identity: Identity, when: datetime, role: str = OwnershipRole.ACCOUNTABLE):
     """Who owned `identity` in `role` at `when` (None if nobody did)."""
-    row = (
-        Ownership.objects.filter(identity=identity, role=role, valid_from__lte=when)
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=when))
-        .select_related("person")
-        .first()
-    )
+    row = current_ownerships(when).filter(identity=identity, role=role).select_related("person").first()
     return row.person if row else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 
 from identities.models import (
@@ -14,7 +13,6 @@ from identities.models import (
     Flag,
     Identity,
     IdentityKind,
-    Ownership,
     OwnershipRole,
     RevocationStatus,
     RiskException,
@@ -56,10 +54,8 @@ def identity_refresh(identity: Identity, *, now: datetime | None = None, save: b
     identity.risk_assessed_at = now
     identity.risk_tier = identity.tier_override or assessment.tier
     identity.is_orphaned = (
-        not Ownership.objects.filter(
-            identity=identity, role=OwnershipRole.ACCOUNTABLE, valid_from__lte=now, person__is_active=True
-        )
-        .filter(Q(valid_to__isnull=True) | Q(valid_to__gt=now))
+        not current_ownerships(now)
+        .filter(identity=identity, role=OwnershipRole.ACCOUNTABLE, person__is_active=True)
         .exists()
     )
     identity.flags = sorted(_flags(identity, now))
