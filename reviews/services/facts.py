@@ -19,6 +19,7 @@ from identities.models import (
     AcceptableUse,
     Action,
     Entitlement,
+    EntitlementMode,
     Identity,
     OwnershipRole,
     Profile,
@@ -176,9 +177,16 @@ def asked(request: ElevationRequest) -> rules.Asked:
     """The persons separation of duties bars from deciding this request."""
     identity = request.identity
     owners = current_ownerships().filter(identity=identity).values_list("person_id", flat=True)
-    keys = [entry.split(":")[0] for entry in request.scopes]
+    # The granter of what is asked: whoever granted the identity live standing access to one of the asked
+    # tool and action pairs. Approving an earlier JIT request for it (a grant) does not bar the next one.
+    asked_pairs = Q()
+    for entry in request.scopes:
+        key, action = entry.split(":")
+        asked_pairs |= Q(tool__key=key, action=action)
     granters = (
-        Entitlement.objects.filter(identity=identity, tool__key__in=keys, revoked_at__isnull=True)
+        Entitlement.objects.filter(
+            asked_pairs, identity=identity, mode=EntitlementMode.STANDING, revoked_at__isnull=True
+        )
         .exclude(granted_by__isnull=True)
         .values_list("granted_by_id", flat=True)
     )

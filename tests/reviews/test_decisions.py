@@ -21,7 +21,7 @@ from reviews import rules, services
 from reviews.models import ApprovalRule, ElevationRequest
 from reviews.services import decisions as messages
 from tests.cast import make_person
-from tests.factories import DelegationFactory, OwnershipFactory
+from tests.factories import DelegationFactory, EntitlementFactory, OwnershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -208,3 +208,16 @@ def test_the_grant_ends_early_through_the_runtime_and_with_its_task(estate):
     other = approve(ask(estate, task="second"), estate.cast.manager)
     runtime.task_end(task=other.task, actor=estate.cast.identity_owner)
     assert Grant.objects.get(pk=other.grant_id).ended_at is not None
+
+
+def test_whoever_granted_the_standing_access_asked_for_may_not_approve_it_but_approving_before_does_not_bar(estate):
+    first = approve(ask(estate), estate.cast.manager)
+    assert first.state == "approved"  # the manager now granted a JIT write for fix-ci: not standing access
+    assert approve(ask(estate, task="second"), estate.cast.manager).state == "approved"
+    EntitlementFactory(
+        identity=estate.agent, tool=estate.write, action="read", scope={"repo": "acme/docs"},
+        granted_by=estate.cast.manager,
+    )  # fmt: skip
+    made = ask(estate, task="third", scopes=[READ], scope={"repo": "acme/api"})  # not held: another repo
+    with pytest.raises(PermissionDenied, match=re.escape(rules.ERR_GRANTER)):
+        approve(made, estate.cast.manager)
