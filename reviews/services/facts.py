@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
@@ -154,7 +155,10 @@ def pin(identity: Identity, pairs: list[tuple[Tool, str]]) -> tuple[dict, str, P
 def changed(request: ElevationRequest) -> list[str]:
     """What changed since the request was made, in words (nothing: it may be decided on its rules)."""
     identity = Identity.objects.get(pk=request.identity_id)
-    pairs = [(tool, action) for tool, action in tools_for(request.scopes)]
+    try:
+        pairs = tools_for(request.scopes)
+    except ValidationError:
+        return ["a tool no longer offers what was asked"]
     now_pinned, digest, policy = pin(identity, pairs)
     if digest == request.digest and policy == request.policy_version:
         return []

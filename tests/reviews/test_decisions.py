@@ -21,7 +21,7 @@ from reviews import rules, services
 from reviews.models import ApprovalRule, ElevationRequest
 from reviews.services import decisions as messages
 from tests.cast import make_person
-from tests.factories import DelegationFactory, EntitlementFactory, OwnershipFactory
+from tests.factories import DelegationFactory, EligibilityFactory, EntitlementFactory, OwnershipFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -180,6 +180,7 @@ def test_a_request_past_its_expiry_cannot_be_approved_even_before_the_sweep(esta
             ),
             "acceptable-use record changed",
         ),
+        (lambda e: Tool.objects.filter(pk=e.write.pk).update(actions=["read"]), "no longer offers"),
     ],
 )
 def test_a_request_whose_inputs_changed_cannot_be_approved_and_says_what_changed(estate, change, named):
@@ -221,3 +222,11 @@ def test_whoever_granted_the_standing_access_asked_for_may_not_approve_it_but_ap
     made = ask(estate, task="third", scopes=[READ], scope={"repo": "acme/api"})  # not held: another repo
     with pytest.raises(PermissionDenied, match=re.escape(rules.ERR_GRANTER)):
         approve(made, estate.cast.manager)
+
+
+def test_an_eligible_identity_asks_under_lighter_rules(estate):
+    Tool.objects.filter(pk=estate.write.pk).update(production_secrets=True)
+    assert ask(estate).approvals_needed == 2  # production secrets: two approvers
+    EligibilityFactory(identity=estate.agent, tool=estate.write, action="write", scope={"repo": "acme/*"})
+    assert ask(estate, task="narrow", scope={"repo": "acme/api"}).approvals_needed == 1  # within the eligibility
+    assert ask(estate, task="wide", scope={"repo": "other/api"}).approvals_needed == 2  # outside it
