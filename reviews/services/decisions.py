@@ -80,6 +80,19 @@ def _authorise(found: ElevationRequest, actor) -> int | None:
     )
 
 
+def _decide(found: ElevationRequest, actor, on_behalf_of: int | None, decision: str, comment: str, **terms):
+    """One approver's row (the database refuses a second one, and the requester, an owner or the holder)."""
+    return Approval.objects.create(
+        request=found,
+        approver=actor,
+        requester=found.requested_by,
+        on_behalf_of_id=on_behalf_of,
+        decision=decision,
+        comment=_comment(comment),
+        **terms,
+    )
+
+
 def _terms(found: ElevationRequest, duration_seconds, scopes, scope) -> tuple[int, list[str], dict]:
     """What this approver grants: what was asked, or less, never more."""
     duration = found.duration_seconds if duration_seconds is None else duration_seconds
@@ -133,17 +146,8 @@ def request_approve(
         raise Conflict(ERR_CHANGED.format(what="; ".join(what)))
     on_behalf_of = _authorise(found, actor)
     duration, names, narrowed = _terms(found, duration_seconds, scopes, scope)
-    Approval.objects.create(
-        request=found,
-        approver=actor,
-        requester=found.requested_by,
-        on_behalf_of_id=on_behalf_of,
-        decision=Decision.APPROVE,
-        comment=_comment(comment),
-        duration_seconds=duration,
-        scopes=names,
-        scope=narrowed,
-    )
+    _decide(found, actor, on_behalf_of, Decision.APPROVE, comment, duration_seconds=duration, scopes=names,
+            scope=narrowed)  # fmt: skip
     approvals = list(found.approvals.filter(decision=Decision.APPROVE))
     grant = None
     if len(approvals) >= found.approvals_needed:
@@ -172,15 +176,7 @@ def request_deny(*, elevation_request: ElevationRequest, actor, comment: str = "
     """Any deny is final: the request closes, whatever approvals it had."""
     found = _open(elevation_request)
     on_behalf_of = _authorise(found, actor)
-    comment = _comment(comment)
-    Approval.objects.create(
-        request=found,
-        approver=actor,
-        requester=found.requested_by,
-        on_behalf_of_id=on_behalf_of,
-        decision=Decision.DENY,
-        comment=comment,
-    )
+    comment = _decide(found, actor, on_behalf_of, Decision.DENY, comment).comment
     found.state, found.decided_at, found.closed_note = RequestState.DENIED, timezone.now(), comment
     found.save(update_fields=["state", "decided_at", "closed_note"])
     audit_record(

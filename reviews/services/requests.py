@@ -91,6 +91,13 @@ def _held(identity: Identity, task: Task, pairs, scope: dict) -> list[str]:
     return held
 
 
+def _asker(actor, agent: Identity | None, identity: Identity) -> dict:
+    """The audit trail's actor for a request's own writes: the person, or the identity asking for itself."""
+    if agent is not None:
+        return {"actor": f"identity {identity.uuid}", "actor_kind": "agent"}
+    return {"actor": actor}
+
+
 @transaction.atomic
 def request_create(
     *,
@@ -138,8 +145,7 @@ def request_create(
     ).first()
     if open_one is not None:
         audit_record(
-            actor=actor or f"identity {identity.uuid}",
-            actor_kind="agent" if agent is not None else None,
+            **_asker(actor, agent, identity),
             action="elevation_request.merge",
             target=open_one,
             request=request,
@@ -167,8 +173,7 @@ def request_create(
     if rule.auto_approve:
         grant_for(created, actor=None, scopes=names, scope=scope, duration_seconds=duration_seconds)
     audit_record(
-        actor=actor or f"identity {identity.uuid}",
-        actor_kind="agent" if agent is not None else None,
+        **_asker(actor, agent, identity),
         action="elevation_request.create",
         target=created,
         request=request,
@@ -203,8 +208,7 @@ def request_withdraw(
     found.state, found.decided_at, found.closed_note = RequestState.WITHDRAWN, timezone.now(), reason[:2000]
     found.save(update_fields=["state", "decided_at", "closed_note"])
     audit_record(
-        actor=actor or f"identity {found.identity.uuid}",
-        actor_kind="agent" if agent is not None else None,
+        **_asker(actor, agent, found.identity),
         action="elevation_request.withdraw",
         target=found,
         request=request,

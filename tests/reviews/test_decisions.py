@@ -22,23 +22,9 @@ from reviews.models import ApprovalRule, ElevationRequest
 from reviews.services import decisions as messages
 from tests.cast import make_person
 from tests.factories import DelegationFactory, EligibilityFactory, EntitlementFactory, OwnershipFactory
+from tests.reviews.support import READ, WRITE, ask
 
 pytestmark = pytest.mark.django_db
-
-WRITE = "github.create_pull_request:write"
-READ = "github.create_pull_request:read"
-
-
-def ask(estate, **extra):
-    fields = {
-        "identity": estate.agent,
-        "task": "fix-ci",
-        "scopes": [WRITE],
-        "justification": "CI is red on main",
-        "duration_seconds": 3600,
-        "actor": estate.cast.identity_owner,
-    }
-    return services.request_create(**{**fields, **extra})
 
 
 def approve(made, actor, **extra):

@@ -17,22 +17,9 @@ from reviews import services
 from reviews.models import ElevationRequest
 from reviews.services import requests as messages
 from tests.factories import EntitlementFactory, ToolFactory
+from tests.reviews.support import WRITE, ask
 
 pytestmark = pytest.mark.django_db
-
-WRITE = "github.create_pull_request:write"
-
-
-def ask(estate, **extra):
-    fields = {
-        "identity": estate.agent,
-        "task": "fix-ci",
-        "scopes": [WRITE],
-        "justification": "CI is red on main",
-        "duration_seconds": 3600,
-        "actor": estate.cast.identity_owner,
-    }
-    return services.request_create(**{**fields, **extra})
 
 
 def test_an_owner_asks_and_the_request_is_pinned_and_pending(estate):
