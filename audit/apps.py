@@ -7,8 +7,15 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit"
 
     def ready(self):
+        from celery.signals import task_postrun, task_prerun
+
         from audit import outbox, privileges  # noqa: F401 - audits failed outbox messages; the append-only check
+        from audit.actors import job_finished, job_started
         from audit.services import ensure_signing_keys_after_migrate
+
+        # Entries a Celery task writes without an actor of their own name the task (audit.actors).
+        task_prerun.connect(job_started, dispatch_uid="audit-job-started")
+        task_postrun.connect(job_finished, dispatch_uid="audit-job-finished")
 
         # Once per `migrate` (sender: this app), after every app's migrations: missing signing keys are created.
         post_migrate.connect(ensure_signing_keys_after_migrate, sender=self, dispatch_uid="audit-signing-keys")

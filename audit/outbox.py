@@ -7,13 +7,14 @@ from __future__ import annotations
 from django.dispatch import receiver
 
 from agentiam.outbox import message_failed
+from audit import actors
 from audit.trail import audit_record
 
 
 @receiver(message_failed, dispatch_uid="audit-outbox-message-failed")
 def audit_failed_message(sender, message, **kwargs) -> None:
     audit_record(
-        actor=None,
+        actor=actors.this_job("agentiam.tasks.deliver_outbox"),
         action="outbox.failed",
         target=message,
         object_label=f"{message.kind} to {message.shown_destination}"[:300],

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from django.utils import timezone
 
+from audit import actors
 from audit.keys import Purpose, Status, check_purpose, new_key_material
 from audit.models import SigningKey
 from audit.trail import audit_record
@@ -65,7 +66,7 @@ def ensure_signing_keys_after_migrate(sender, using: str = DEFAULT_DB_ALIAS, **k
     `migrate --database owner` runs before the app role has its grants; `prepare_run` or the next
     `migrate` creates them), and not in the test profile, where tests take keys from a fixture."""
     if using == DEFAULT_DB_ALIAS and settings.AUDIT_SIGNING_KEYS_AT_MIGRATE:
-        signing_key_ensure()
+        signing_key_ensure(actor=actors.job("manage.py migrate (post_migrate)"))
 
 
 @transaction.atomic

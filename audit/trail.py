@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit import actors
 from audit.canonical import utc_text
 from audit.models import AuditEntry
 
@@ -65,7 +66,10 @@ def entry_fields(entry: AuditEntry) -> dict[str, Any]:
 
 def _actor(actor) -> tuple[int | None, str, str]:
     if actor is None:
-        return None, "system", "system"
+        job = actors.current_job()
+        return (None, job, actors.JOB) if job else (None, "system", "system")
+    if isinstance(actor, actors.Actor):
+        return None, actor.label, actor.kind
     if isinstance(actor, str):
         return None, actor, "system"
     label = getattr(actor, "get_username", lambda: str(actor))()
@@ -92,7 +96,8 @@ def audit_record(
 ) -> AuditEntry:
     """Append one entry to the trail. Must run inside the caller's transaction (its last statement).
 
-    `actor` is a person (a User), a string naming a non-person actor, or None for the system. `target`
+    `actor` is a person (a User), an `audit.actors.Actor` (an identity, a named job), a string naming another
+    non-person actor, or None: the job running now (`audit.actors.running_job`), else "system". `target`
     is the model instance the action was about (its public id and str() are recorded), or pass
     object_type / object_id / object_label explicitly."""
     if not connection.in_atomic_block:

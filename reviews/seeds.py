@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from audit import actors
 from audit.trail import audit_record
 from reviews.models import ApprovalRule
 
@@ -40,5 +41,7 @@ def demo(out) -> list[str]:
         rule, made = ApprovalRule.objects.get_or_create(name=fields["name"], defaults=fields)
         if made:
             created.append(rule)
-            audit_record(actor=None, action="approval_rule.create", target=rule, changes=fields)
+            audit_record(
+                actor=actors.job("manage.py seed_demo"), action="approval_rule.create", target=rule, changes=fields
+            )
     return [f"approval rules: {len(created)} default(s) created"] if created else []

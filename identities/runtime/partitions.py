@@ -8,12 +8,13 @@ from django.conf import settings
 
 from agentiam import partitions
 from agentiam.partitions import Dropped, Interval, PartitionedTable
+from audit import actors
 from audit.trail import audit_record_now
 
 
 def _audit_drop(dropped: Dropped) -> None:
     audit_record_now(
-        actor=None,
+        actor=actors.this_job("agentiam.tasks.maintain_partitions"),
         action="policy_decision.partition_drop",
         object_type="runtime.policydecision",
         object_id=dropped.name,

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agentiam.errors import Conflict, invalid
+from audit import actors
 from audit.trail import audit_record
 from identities.models import (
     Entitlement,
@@ -33,6 +34,7 @@ ERR_GRANT_ENDED = "This grant has already ended."
 
 
 def _end_grants(grants, now, actor, reason) -> tuple[int, int]:
+    actor = actors.person(actor)
     grant_ids = list(grants.values_list("pk", flat=True))
     ended = Grant.objects.filter(pk__in=grant_ids, ended_at__isnull=True).update(
         ended_at=now, ended_by=actor, end_reason=reason
@@ -54,7 +56,9 @@ def grant_create(
     reason: str = "",
     request=None,
 ) -> Grant:
-    """A time-bound set of JIT entitlements (created from an approved elevation request)."""
+    """A time-bound set of JIT entitlements (created from an approved elevation request). `actor` is the
+    approving person, or an audit Actor (an auto-approval rule) recorded only in the trail."""
+    by = actors.person(actor)
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
     if identity.status != IdentityStatus.ACTIVE:
         raise Conflict(ERR_IDENTITY_NOT_ACTIVE)
@@ -64,7 +68,7 @@ def grant_create(
     if task.state != Task.State.OPEN:
         raise Conflict(ERR_TASK_CLOSED)
     grant = Grant.objects.create(
-        identity=identity, task=task, starts_at=now, ends_at=ends_at, created_by=actor, reason=reason
+        identity=identity, task=task, starts_at=now, ends_at=ends_at, created_by=by, reason=reason
     )
     for tool, action, scope in entries:
         if action not in tool.actions:
@@ -77,7 +81,7 @@ def grant_create(
             mode=EntitlementMode.JIT,
             source=EntitlementSource.GRANT,
             grant=grant,
-            granted_by=actor,
+            granted_by=by,
             reason=reason,
             granted_at=now,
             expires_at=ends_at,

@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agentiam.errors import Conflict
+from audit import actors
 from audit.trail import audit_record
 from identities.models import (
     Grant,
@@ -26,8 +27,7 @@ def task_open(*, identity: Identity, name: str, workflow: Workflow | None = None
     task, created = Task.objects.get_or_create(identity=identity, name=name, defaults={"workflow": workflow})
     if created:
         audit_record(
-            actor=actor,
-            actor_kind="agent" if actor is None else None,
+            actor=actor if actor is not None else actors.identity(identity),
             action="task.open",
             target=task,
             object_label=f"{identity.name}: {name}",
@@ -41,12 +41,14 @@ def _task_complete(
     *, task: Task, actor=None, reason: str = "completed", request=None, audit_extra: dict | None = None
 ) -> dict[str, int]:
     """Close a task and end every grant and JIT entitlement bound to it, in one transaction. Private: callers
-    end a task with identities.runtime's task_end, which also revokes the task's tokens."""
+    end a task with identities.runtime's task_end, which also revokes the task's tokens. `actor`: a person,
+    or an audit Actor (the task's own identity, a job) named only in the trail."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     if task.state != Task.State.OPEN:
         raise Conflict(ERR_TASK_CLOSED)
     now = timezone.now()
-    task.state, task.completed_at, task.completed_by, task.end_reason = Task.State.COMPLETED, now, actor, reason
+    task.state, task.completed_at, task.end_reason = Task.State.COMPLETED, now, reason
+    task.completed_by = actors.person(actor)
     task.save(update_fields=["state", "completed_at", "completed_by", "end_reason"])
     ended, revoked = _end_grants(Grant.objects.filter(task=task), now, actor, f"task completed: {reason}")
     audit_record(

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agentiam.errors import Conflict, PermissionDenied, invalid
+from audit import actors
 from audit.trail import audit_record
 from identities.models import Entitlement, EntitlementMode, Identity, IdentityStatus, Task
 from identities.rules import Right
@@ -94,7 +95,7 @@ def _held(identity: Identity, task: Task, pairs, scope: dict) -> list[str]:
 def _asker(actor, agent: Identity | None, identity: Identity) -> dict:
     """The audit trail's actor for a request's own writes: the person, or the identity asking for itself."""
     if agent is not None:
-        return {"actor": f"identity {identity.uuid}", "actor_kind": "agent"}
+        return {"actor": actors.identity(identity)}
     return {"actor": actor}
 
 
@@ -171,7 +172,8 @@ def request_create(
         expires_at=timezone.now() + timedelta(seconds=settings.REVIEWS_PENDING_TTL),
     )
     if rule.auto_approve:
-        grant_for(created, actor=None, scopes=names, scope=scope, duration_seconds=duration_seconds)
+        rule_actor = actors.job(f"reviews auto-approval (rule {rule.rule})")
+        grant_for(created, actor=rule_actor, scopes=names, scope=scope, duration_seconds=duration_seconds)
     audit_record(
         **_asker(actor, agent, identity),
         action="elevation_request.create",
@@ -237,7 +239,7 @@ def requests_expire(*, now=None) -> int:
         state=RequestState.EXPIRED, decided_at=now, closed_note="expired unanswered"
     )
     audit_record(
-        actor=None,
+        actor=actors.this_job("reviews.tasks.expire_requests"),
         action="elevation_request.expire",
         object_type="reviews.elevationrequest",
         object_label=f"{len(due)} request(s)",

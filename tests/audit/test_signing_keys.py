@@ -127,7 +127,7 @@ def test_rotation_installs_a_new_key_retires_the_old_one_and_is_audited(signing_
     assert verify(kid, b"checkpoint 1", signature, purpose=Purpose.AUDIT_CHECKPOINT) == old
     assert {k["kid"] for k in jwks(Purpose.AUDIT_CHECKPOINT)["keys"]} == {old.kid, new.kid}
     entry = AuditEntry.objects.filter(action="signing_key.rotate").get()
-    assert entry.object_id == new.kid and entry.actor_kind == "system"
+    assert entry.object_id == new.kid and entry.actor_kind == "job"
     assert entry.actor_label.startswith("manage.py rotate_signing_key")
     assert entry.changes == {
         "purpose": "audit_checkpoint",

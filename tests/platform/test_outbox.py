@@ -96,7 +96,10 @@ def test_failures_back_off_exponentially_then_the_message_fails_and_is_audited(c
     assert outbox.backoff(5) == timedelta(seconds=60)  # capped at RETRY_MAX
     assert message.status == Status.FAILED and message.failed_at is not None and channel["sent"] == []
     entry = AuditEntry.objects.get(action="outbox.failed")
-    assert entry.object_id == str(message.uuid) and entry.actor_kind == "system"
+    assert entry.object_id == str(message.uuid) and (entry.actor_kind, entry.actor_label) == (
+        "job",
+        deliver_outbox.name,
+    )
     assert entry.changes == {
         "kind": "probe", "destination": "ops", "attempts": 4, "error": "refused 3", "dedupe_key": "",
     }  # fmt: skip

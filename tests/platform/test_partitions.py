@@ -112,7 +112,8 @@ def test_decision_log_partitions_are_created_ahead_and_those_past_retention_are_
     assert old_day not in have and result["dropped"] == [DECISION_LOG.partition_name(old_day)]
     entry = AuditEntry.objects.get(action="policy_decision.partition_drop")
     assert entry.changes == {"day": old_day.isoformat(), "decisions": 1, "retention_days": 30}
-    assert entry.object_id == DECISION_LOG.partition_name(old_day) and entry.actor_kind == "system"
+    assert entry.object_id == DECISION_LOG.partition_name(old_day)
+    assert (entry.actor_kind, entry.actor_label) == ("job", maintain_partitions.name)
     assert maintain_decision_partitions() == {"created": [], "dropped": []}  # safe to run twice
 
 

@@ -7,6 +7,7 @@ import jwt
 import pytest
 from django.test import Client
 
+from audit.models import AuditEntry
 from identities import services as registry
 from identities.models import Entitlement, Grant, Task
 from identities.runtime import services as runtime
@@ -97,6 +98,8 @@ def test_the_agent_completes_its_task_with_its_token_and_every_token_and_grant_e
     }  # fmt: skip
     task.refresh_from_db()
     assert task.state == "completed" and task.completed_by is None and "agent token" in task.end_reason
+    entry = AuditEntry.objects.get(action="task.complete")  # the trail names the agent, not "system"
+    assert (entry.actor_kind, entry.actor_label) == ("agent", f"identity {estate.agent.uuid} ({estate.agent.name})")
     assert TokenRevocation.objects.count() == 2
     assert Grant.objects.get(pk=grant.pk).ended_at is not None
     assert not Entitlement.objects.filter(grant=grant, revoked_at__isnull=True).exists()

@@ -2,6 +2,7 @@ import getpass
 
 from django.core.management.base import BaseCommand
 
+from audit import actors
 from audit.services import signing_key_ensure
 
 
@@ -13,6 +14,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        created = signing_key_ensure(actor=f"manage.py ensure_signing_keys ({getpass.getuser()})")
+        created = signing_key_ensure(actor=actors.job(f"manage.py ensure_signing_keys ({getpass.getuser()})"))
         for key in created if options["verbosity"] else ():
             self.stdout.write(f"New active {key.purpose} key: {key.kid}")

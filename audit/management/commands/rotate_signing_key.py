@@ -2,6 +2,7 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
+from audit import actors
 from audit.keys import Purpose, SigningKeyError
 from audit.services import signing_key_rotate
 
@@ -22,7 +23,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, purpose, compromised, **options):
         # Who ran it, as far as the host knows: the command line has no signed-in person.
-        actor = f"manage.py rotate_signing_key ({getpass.getuser()})"
+        actor = actors.job(f"manage.py rotate_signing_key ({getpass.getuser()})")
         try:
             key = signing_key_rotate(purpose=purpose, compromised=compromised, actor=actor)
         except (ValueError, SigningKeyError) as error:

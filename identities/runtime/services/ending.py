@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from audit import actors
 from identities.models import Entitlement, Grant, Identity, Task
 from identities.runtime.services.tokens import tokens_revoke_relying_on
 from identities.services.entitlements import _entitlement_replace, _entitlement_revoke
@@ -33,16 +34,17 @@ def task_end(
 ) -> dict[str, int]:
     """Complete a task: its tokens are revoked and its grants and JIT entitlements end.
 
-    `actor` is the person completing it (None when the agent itself does, named by `agent_label`)."""
+    `actor` is the person completing it; None when the agent itself does, with one of its tokens named by
+    `agent_label`: the trail then names the task's identity."""
     label = _label(actor, agent_label)
     grants = Grant.objects.filter(task=task, ended_at__isnull=True).values_list("pk", flat=True)
     revoked = tokens_revoke_relying_on(
         tasks=[task.pk], grants=list(grants), reason=f"task {reason or 'completed'}", actor_label=label
     )
     reason = reason or (f"completed by {label}" if agent_label else "completed")
-    counts = _task_complete(
-        task=task, actor=actor, reason=reason, request=request, audit_extra={"tokens_revoked": revoked}
-    )
+    extra = {"tokens_revoked": revoked, **({"credential": agent_label} if agent_label else {})}
+    who = actors.identity(task.identity) if actor is None and agent_label else actor
+    counts = _task_complete(task=task, actor=who, reason=reason, request=request, audit_extra=extra)
     return {"tokens": revoked, **counts}
 
 
