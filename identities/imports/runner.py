@@ -21,7 +21,16 @@ from agentiam.digests import Digest
 from agentiam.permissions import Role, roles_of
 from audit.trail import audit_record
 from identities import rules
-from identities.imports import apply, plan_access, plan_catalog, plan_credentials, plan_registry, refs, shape
+from identities.imports import (
+    apply,
+    hidden,
+    plan_access,
+    plan_catalog,
+    plan_credentials,
+    plan_registry,
+    refs,
+    shape,
+)
 from identities.imports.context import Importer, Run
 from identities.imports.loader import load_archive
 from identities.imports.refresh import refresh_identities
@@ -143,6 +152,7 @@ def _run(path: Path, importer: Importer, result: ImportResult, note: Progress) -
         shape.check_fingerprints(cursor, loaded)
         shape.resolve_persons(cursor, loaded)
         refs.build_maps(cursor)
+        hidden.hide_invisible(cursor, run)
         refs.check_references(cursor, run)
         shape.collect(cursor, report)
         if not report.ok:

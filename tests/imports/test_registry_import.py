@@ -22,7 +22,7 @@ from agentiam.digests import rows_digest
 from agentiam.permissions import Role
 from audit.models import AuditEntry
 from identities import services
-from identities.imports import plan_registry
+from identities.imports import plan_registry, refs
 from identities.imports.export import registry_export
 from identities.imports.jobs import import_job_create, import_job_run
 from identities.imports.refresh import refresh_identities
@@ -368,7 +368,8 @@ def test_an_owner_imports_read_access_for_their_own_identities_only(cast, tmp_pa
         ]
     }
     result = registry_import(path=make_zip(tmp_path, "c.zip", **theirs), actor=cast.identity_owner)
-    assert problems(result) == [("entitlements.csv", 2, "identity", services.ERR_NOT_OWNER)]
+    unknown = refs.ERR_UNKNOWN_REF.format(label="identity", file="identities.csv", value=f"'{other_owner_agent.uuid}'")
+    assert problems(result) == [("entitlements.csv", 2, "identity", unknown)]  # one they may not see: as no identity
     systems = {"systems__csv": [{"external_id": "sys-new", "name": "Slack", "kind": "saas"}]}
     result = registry_import(path=make_zip(tmp_path, "d.zip", **systems), actor=cast.identity_owner)
     assert problems(result)[0][2:] == ("external_id", "Only an administrator may change systems and tools.")
