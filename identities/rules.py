@@ -32,6 +32,7 @@ __all__ = [
     "Right",
     "Standing",
     "gate",
+    "lowers",
     "may",
     "offer",
     "sees_every_identity",
@@ -48,6 +49,9 @@ ERR_READ_ONLY_OWNER = "Owners may grant standing read access only; write, admin 
 ERR_PRIVILEGED_NEEDS_ADMIN = (
     "Standing write, admin or execute access needs an administrator who does not own this identity."
 )
+ERR_LOWER_TIER = (
+    "This change would lower the identity's risk tier: only an administrator who does not own it may make it."
+)
 ERR_ACCEPT_RISK = "Only an administrator who does not own this identity may accept its risk."
 ERR_SUSPEND_ROLE = "Only an administrator, a security analyst or an owner of this identity may suspend it."
 ERR_RESUME_ROLE = "Only an administrator or a security analyst who does not own this identity may resume it."
@@ -62,6 +66,7 @@ class Right(StrEnum):
     GRANT_READ = "grant_read"
     GRANT_PRIVILEGED = "grant_privileged"  # standing write, admin or execute
     ADMINISTER = "administer"  # risk-tier override, runtime trust configuration
+    LOWER_TIER = "lower_tier"  # a change of its declared inputs (environment, exposure, ...) that lowers its tier
     ACCEPT_RISK = "accept_risk"
     SUSPEND = "suspend"
     RESUME = "resume"
@@ -244,6 +249,8 @@ RULES: dict[Right, Rule] = {
     ),
     Right.ADMINISTER: Rule(ADMIN_NOT_OWNER, ERR_ADMIN_OWNS, because=((~role(Role.ADMINISTRATOR), ERR_ONLY_ADMIN),)),
     Right.ACCEPT_RISK: Rule(ADMIN_NOT_OWNER, ERR_ACCEPT_RISK),
+    # An owner declares the inputs of their identity's tier; one that lowers it is checked by someone else.
+    Right.LOWER_TIER: Rule(ADMIN_NOT_OWNER, ERR_LOWER_TIER),
     Right.SUSPEND: Rule(role(Role.ADMINISTRATOR, Role.SECURITY_ANALYST) | OWNER, ERR_SUSPEND_ROLE, needs_active=True),
     Right.RESUME: Rule(role(Role.ADMINISTRATOR, Role.SECURITY_ANALYST) & ~Owns(), ERR_RESUME_ROLE, needs_active=False),
     Right.APPROVE_AUP: Rule(Owns(frozenset({ACCOUNTABLE})), ERR_AUP_APPROVER),
@@ -259,6 +266,14 @@ def may(right: Right | str, standing: Standing) -> Answer:
         return Answer(True)
     reason = next((text for condition, text in rule.because if condition.holds(standing)), rule.refusal)
     return Answer(False, reason)
+
+
+TIERS = ("low", "medium", "high", "critical")  # identities.models.RiskTier, lowest first
+
+
+def lowers(before: str, after: str) -> bool:
+    """Whether a change of the derived risk tier from `before` to `after` lowers it (Right.LOWER_TIER)."""
+    return TIERS.index(after) < TIERS.index(before)
 
 
 def offer(right: Right | str, standing: Standing, *, active: bool) -> bool:

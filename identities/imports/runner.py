@@ -30,6 +30,7 @@ from identities.imports import (
     plan_registry,
     refs,
     shape,
+    tiers,
 )
 from identities.imports.context import Importer, Run
 from identities.imports.loader import load_archive
@@ -169,9 +170,13 @@ def _run(path: Path, importer: Importer, result: ImportResult, note: Progress) -
         if not report.ok:
             return
         note("writing", {})
+        was = tiers.before(cursor, run)
         touched = apply.apply_all(cursor, run)
         note("refreshing", {"identities": len(touched)})
         refresh_identities(touched, now=run.now)
+        tiers.refuse_lowered(cursor, run, was, report)
+        if not report.ok:
+            return
         result.counts = {**run.counts, "risk_recomputed": len(touched)}
         result.written = apply.written_rows(cursor, run)
         result.ok = True

@@ -30,6 +30,7 @@ from identities.rules import (  # noqa: F401 - the refusals' texts, importable f
     ERR_ACCEPT_RISK,
     ERR_ADMIN_OWNS,
     ERR_AUP_APPROVER,
+    ERR_LOWER_TIER,
     ERR_NOT_OWNER,
     ERR_ONLY_ADMIN,
     ERR_PRIVILEGED_NEEDS_ADMIN,
@@ -44,6 +45,7 @@ __all__ = [
     "ERR_ADMIN_OWNS",
     "ERR_ALREADY_SUSPENDED",
     "ERR_AUP_APPROVER",
+    "ERR_LOWER_TIER",
     "ERR_NOT_OWNER",
     "ERR_NOT_SUSPENDED",
     "ERR_OVERRIDE_SAME",
@@ -154,6 +156,7 @@ def identity_create(*, actor, accountable_owner=None, request=None, **fields: An
 def identity_update(*, identity: Identity, actor, request=None, **fields: Any) -> Identity:
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
     require(Right.CHANGE, identity, actor)
+    was = identity_refresh(identity, save=False).derived_tier  # from its inputs now, not a stale column
     before = {name: getattr(identity, name) for name in fields if name in IDENTITY_FIELDS}
     for name, value in fields.items():
         if name in IDENTITY_FIELDS and name != "kind":
@@ -167,6 +170,8 @@ def identity_update(*, identity: Identity, actor, request=None, **fields: Any) -
     identity.full_clean(exclude=["created_by"])
     identity.save()
     identity_refresh(identity)
+    if rules.lowers(was, identity.derived_tier):
+        require(Right.LOWER_TIER, identity, actor)  # refused: the transaction undoes the change
     changed = {k: [str(v), str(getattr(identity, k))] for k, v in before.items() if v != getattr(identity, k)}
     audit_record(actor=actor, action="identity.update", target=identity, request=request, changes=changed)
     return identity
