@@ -26,6 +26,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from rest_framework import exceptions, status
 
+from agentiam import refusals
 from agentiam.errors import Conflict
 
 __all__ = [
@@ -67,6 +68,7 @@ def call_service(form, service: Callable[..., Any], *, aliases: dict[str, str] |
         return False, None, 400
     except PermissionDenied as error:
         form.add_error(None, str(error) or NOT_YOU)
+        refusals.report(kwargs.get("request"), status=403, reason=str(error) or NOT_YOU)
         return False, None, 403
     except Conflict as error:
         form.add_error(None, str(error))

@@ -290,6 +290,9 @@ CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {
 }
 _default_sink = VAR_DIR / ("test" if TEST else "") / "audit" / "checkpoints.jsonl"
 AUDIT_CHECKPOINT_SINK = env_str("AUDIT_CHECKPOINT_SINK", str(_default_sink))
+# Unauthenticated refusals (audit.SecurityEvent): at most this many rows per source address and kind a window.
+SECURITY_EVENT_WINDOW = env_int("SECURITY_EVENT_WINDOW", 60, minimum=1, maximum=86400)
+SECURITY_EVENTS_PER_WINDOW = env_int("SECURITY_EVENTS_PER_WINDOW", 20, minimum=1)
 # `migrate` creates missing signing keys (audit.services.signing_key_ensure); tests take them from a fixture.
 AUDIT_SIGNING_KEYS_AT_MIGRATE = not TEST
 

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 
+from agentiam import refusals
 from agentiam.api.errors import CSRF_FAILED, SERVER_ERROR, error_response, is_api_path
 from agentiam.api.schema import lean_endpoint
 from agentiam.dashboard import panels_for
@@ -94,6 +95,7 @@ def bad_request(request, exception=None):
 def permission_denied(request, exception=None):
     # Our own PermissionDenied messages are written for people (roles_required); show them.
     message = str(exception) if exception is not None and str(exception) else None
+    refusals.report(request, status=403, reason=message or "permission denied")
     return error_page(request, 403, message)
 
 

@@ -119,3 +119,32 @@ class SigningKey(models.Model):
 
     def __str__(self):
         return f"{self.purpose} key {self.kid[:12]}… ({self.status})"
+
+
+class SecurityEvent(models.Model):
+    """Unauthenticated refusals — a failed proof at the token endpoint, a bad gateway or API credential, an
+    anonymous write — kept apart from the trail: not chained, written without the trail's advisory lock, so
+    anonymous traffic never queues behind (or in front of) the audited writes. Rate-limited per source address
+    and kind (audit.security): past SECURITY_EVENTS_PER_WINDOW rows a window, nothing more is written, and the
+    first row of the next window counts the events left out (`suppressed_before`). Append-only."""
+
+    append_only = True
+
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+    kind = models.CharField(max_length=60, db_index=True)  # e.g. token.invalid_grant, gateway.unauthenticated
+    source = models.GenericIPAddressField(null=True)  # REMOTE_ADDR
+    method = models.CharField(max_length=10, blank=True)
+    path = models.CharField(max_length=300, blank=True)
+    detail = models.CharField(max_length=300, blank=True)  # the answer's reason (never the credential)
+    suppressed_before = models.PositiveIntegerField(default=0)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["source", "kind", "-id"], name="audit_secevent_source_idx")]
+        triggers = [
+            pgtrigger.Protect(name="audit_security_event_append_only", operation=pgtrigger.Update | pgtrigger.Delete),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} from {self.source or 'unknown'} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"

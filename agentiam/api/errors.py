@@ -17,6 +17,8 @@ from rest_framework import exceptions
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from agentiam import refusals
+
 API_PREFIX = "/api/"
 
 # The machine-readable code for a bare status, when nothing more specific is known.
@@ -127,4 +129,6 @@ def exception_handler(exc, context):
     if code == "not_found" and text == exceptions.NotFound.default_detail:
         text = NOT_FOUND
     response.data = error_body(code, text, getattr(exc, "fields", None))  # an APIException may name its fields
+    if response.status_code in (401, 403) and code != "step_up_required":
+        refusals.report(context.get("request"), status=response.status_code, reason=text, view=context.get("view"))
     return response

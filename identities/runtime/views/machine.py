@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
-from agentiam import jsonsafe
+from agentiam import jsonsafe, refusals
 from agentiam.api.errors import error_response
 from agentiam.api.schema import lean_endpoint
 from agentiam.permissions import public
@@ -83,7 +83,10 @@ def _token_parameters(request: HttpRequest) -> dict[str, Any]:
     return params
 
 
-def _oauth_error(error: ExchangeError) -> JsonResponse:
+def _oauth_error(request: HttpRequest, error: ExchangeError) -> JsonResponse:
+    """Every refusal of the token endpoint: answered in RFC 6749's shape and kept in the security-event log
+    (the caller proved nothing we accept, so never in the chained trail)."""
+    refusals.probe(request, kind=f"token.{error.error}", detail=error.description)
     body = {
         "error": error.error,
         "error_description": error.description,
@@ -120,9 +123,9 @@ def token(request: HttpRequest):
         params = _token_parameters(request)
         issued = token_exchange(ExchangeRequest(authorization=request.headers.get("Authorization", ""), **params))
     except BadInput as error:
-        return _oauth_error(ExchangeError("invalid_request", error.detail, field="body", limit=error.code))
+        return _oauth_error(request, ExchangeError("invalid_request", error.detail, field="body", limit=error.code))
     except ExchangeError as error:
-        return _oauth_error(error)
+        return _oauth_error(request, error)
     body = {
         "access_token": issued.access_token,
         "issued_token_type": ISSUED_TOKEN_TYPE,
@@ -173,7 +176,9 @@ def _call(data: Any, where: str) -> decisions.Call:
     )  # fmt: skip
 
 
-def _unauthenticated(detail: str) -> JsonResponse:
+def _unauthenticated(request: HttpRequest, detail: str) -> JsonResponse:
+    """A gateway credential missing or refused: 401, and a row in the security-event log."""
+    refusals.probe(request, kind="gateway.unauthenticated", detail=detail)
     response = error_response(401, "not_authenticated", detail)
     response["WWW-Authenticate"] = 'Bearer realm="agentiam-gateway"'
     return response
@@ -203,7 +208,7 @@ def decide(request: HttpRequest):
     started = time.perf_counter()
     credential = _credential(request)
     if credential is None:
-        return _unauthenticated(ERR_NO_CREDENTIAL)
+        return _unauthenticated(request, ERR_NO_CREDENTIAL)
     try:
         body = _json(request)
         if isinstance(body, list):
@@ -216,7 +221,7 @@ def decide(request: HttpRequest):
     except BadInput as error:
         return error_response(400, error.code, error.detail, error.fields)
     except decisions.GatewayUnauthenticated as error:
-        return _unauthenticated(str(error))
+        return _unauthenticated(request, str(error))
     if isinstance(body, list):
         return JsonResponse({"decisions": [answer.as_json() for answer in answers]})
     return JsonResponse(answers[0].as_json())
@@ -239,7 +244,7 @@ def introspect(request: HttpRequest):
     """active: false for revoked, expired, unknown or foreign tokens, completed tasks, inactive identities."""
     credential = _credential(request)
     if credential is None:
-        return _unauthenticated(ERR_NO_CREDENTIAL)
+        return _unauthenticated(request, ERR_NO_CREDENTIAL)
     try:
         if request.content_type == FORM:
             given = request.POST.getlist("token")
@@ -253,7 +258,7 @@ def introspect(request: HttpRequest):
     except BadInput as error:
         return error_response(400, error.code, error.detail, error.fields)
     except decisions.GatewayUnauthenticated as error:
-        return _unauthenticated(str(error))
+        return _unauthenticated(request, str(error))
     return JsonResponse(answer, headers=NO_STORE)
 
 
