@@ -36,13 +36,22 @@ def record_refusal(refusal: Refusal) -> None:
     user, request = refusal.user, refusal.request
     actor = user if getattr(user, "pk", None) is not None else actors.Actor(actors.IDENTITY, str(user.label))
     path = request.path[:300]
+    match = getattr(request, "resolver_match", None)
+    on = {name: str(value)[:80] for name, value in (match.kwargs if match is not None else {}).items()}
     with transaction.atomic():
         audit_record(
             actor=actor,
             action=f"{refusal.what[:72]}.refused",
             object_type="request",
+            object_id=next(iter(on.values()), ""),  # the object the route names (its id or uuid), if one
             object_label=f"{request.method} {path}"[:300],
-            changes={"method": request.method, "path": path, "status": refusal.status, "reason": refusal.reason},
+            changes={
+                "method": request.method,
+                "path": path,
+                "on": on,
+                "status": refusal.status,
+                "reason": refusal.reason,
+            },
             request=request,
         )
 

@@ -39,6 +39,7 @@ def test_an_administrator_refused_a_self_grant_through_the_api_is_in_the_trail(c
     assert response.status_code == 403
     [entry] = refused_entries()
     assert (entry.actor_id, entry.actor_label, entry.actor_kind) == (admin.pk, admin.username, "person")
+    assert entry.action == "person.grant_role.refused" and entry.object_id == str(admin.profile.uuid)
     assert entry.changes["path"] == url and entry.changes["method"] == "POST" and entry.changes["status"] == 403
     assert entry.changes["reason"] == response.json()["detail"]
     assert "auditor" not in roles_of(admin) and not AuditEntry.objects.filter(action="role.grant").exists()
@@ -52,6 +53,7 @@ def test_a_refused_confirm_page_is_in_the_trail_and_a_refused_read_is_not(cast, 
     assert client.post(url, {"role": "administrator"}).status_code == 403
     [entry] = refused_entries()
     assert entry.action == "role_revoke.refused" and entry.actor_id == admin.pk
+    assert entry.object_id == str(admin.profile.uuid)
     assert "own roles" in entry.changes["reason"]
     assert group_names(admin) == {"administrator"}
     outsider = client_factory(cast.outsider)
