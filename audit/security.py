@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def _source(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    return (request.META.get("REMOTE_ADDR") or None) if request is not None else None
 
 
 def record_refusal(refusal: Refusal) -> None:
@@ -85,8 +85,8 @@ def record_probe(probe: Probe) -> None:
     SecurityEvent.objects.create(
         kind=probe.kind[:60],
         source=source,
-        method=(request.method or "")[:10],
-        path=request.path[:300],
+        method=(getattr(request, "method", "") or "")[:10],
+        path=getattr(request, "path", "")[:300],
         detail=probe.detail[:300],
         suppressed_before=suppressed,
         request_id=(getattr(request, "request_id", "") or "")[:64],

@@ -1,5 +1,6 @@
-"""Sign-ins, sign-outs, failed sign-ins and lockouts go into the audit trail. A password never does: only
-the username that was tried, truncated, so a password typed into the wrong field is not kept whole."""
+"""Sign-ins and sign-outs go into the audit trail; failed sign-ins and lockouts into the security-event log.
+A password never does: only the username that was tried, truncated, so a password typed into the wrong
+field is not kept whole."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from agentiam import refusals
 from audit.trail import audit_record_now
 from identities.signin.middleware import start_session_clock
 from identities.signin.second_factor import SESSION_IDP_MFA
@@ -45,29 +47,17 @@ def record_logout(sender, request, user, **kwargs):
     )
 
 
+# Failed sign-ins and lockouts are unauthenticated: they go to the rate-limited security-event log
+# (agentiam.refusals → audit.SecurityEvent), never to the chained trail, whose lock anonymous traffic must not
+# queue behind. django-axes keeps its own full count per username and address.
 @receiver(user_login_failed, dispatch_uid="identities.signin.login_failed")
 def record_login_failed(sender, credentials, request=None, **kwargs):
     username = attempted_username(credentials)
-    audit_record_now(
-        actor="anonymous",
-        actor_kind="anonymous",
-        action="auth.login.failed",
-        object_type="auth.user",
-        object_label=username,
-        changes={"username": username, "locked_out": bool(getattr(request, "axes_locked_out", False))},
-        request=request,
-    )
+    locked = " (locked out)" if getattr(request, "axes_locked_out", False) else ""
+    refusals.probe(request, kind="auth.login.failed", detail=f"username {username}{locked}")
 
 
 @receiver(user_locked_out, dispatch_uid="identities.signin.locked_out")
 def record_lockout(sender, request, username=None, ip_address=None, **kwargs):
     name = attempted_username({"username": username})
-    audit_record_now(
-        actor="anonymous",
-        actor_kind="anonymous",
-        action="auth.lockout",
-        object_type="auth.user",
-        object_label=name,
-        changes={"username": name},
-        request=request,
-    )
+    refusals.probe(request, kind="auth.lockout", detail=f"username {name}")
