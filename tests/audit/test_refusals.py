@@ -15,6 +15,8 @@ from django.utils import timezone
 from agentiam.permissions import roles_of
 from audit import security
 from audit.models import AuditEntry, SecurityEvent
+from identities import services
+from identities.runtime.services import ending
 from tests.people.test_roles import group_names, step_up
 from tests.runtime_support import build_estate, decide, exchange
 
@@ -59,6 +61,22 @@ def test_a_refused_confirm_page_is_in_the_trail_and_a_refused_read_is_not(cast, 
     outsider = client_factory(cast.outsider)
     assert outsider.get("/api/v1/people/").status_code == 403  # a read changes nothing: not recorded
     assert len(refused_entries()) == 1
+
+
+def test_an_owner_refused_resuming_their_suspended_identity_is_in_the_trail(cast, client_factory):
+    owner = cast.identity_owner
+    agent = services.identity_create(
+        actor=owner, kind="agent", name="triage-bot", environment="dev", exposure="internal"
+    )
+    ending.identity_suspend(identity=agent, actor=owner, reason="pulled")  # the kill switch
+    client = step_up(client_factory(owner), owner)
+    response = client.post(f"/api/v1/identities/{agent.uuid}/resume/", {"reason": "mine"}, "application/json")
+    assert response.status_code == 403
+    [entry] = refused_entries()
+    assert (entry.action, entry.actor_id, entry.object_id) == ("identity.resume.refused", owner.pk, str(agent.uuid))
+    assert entry.changes["reason"] == response.json()["detail"] and entry.changes["status"] == 403
+    agent.refresh_from_db()
+    assert agent.status == "suspended" and not AuditEntry.objects.filter(action="identity.resume").exists()
 
 
 def test_unauthenticated_refusals_go_to_the_security_log_never_the_trail(cast):
