@@ -6,6 +6,7 @@ exception, so rows that need one are refused."""
 
 from __future__ import annotations
 
+import getpass
 import json
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 
+from audit import actors
 from identities.imports.runner import registry_import
 
 NO_SUCH_PERSON = "No active person has the username {username!r}."
@@ -39,8 +41,9 @@ class Command(BaseCommand):
             if actor is None:
                 raise CommandError(NO_SUCH_PERSON.format(username=username))
         started = time.monotonic()
-        try:
-            result = registry_import(path=path, actor=actor, dry_run=dry_run, filename=path.name)
+        try:  # without --as, the trail names this command (and who ran it on the host) as the job
+            with actors.running_job(f"manage.py import_registry ({getpass.getuser()})"):
+                result = registry_import(path=path, actor=actor, dry_run=dry_run, filename=path.name)
         except PermissionDenied as error:
             raise CommandError(str(error)) from None
         elapsed = time.monotonic() - started
