@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils.cache import patch_cache_control
 
 from agentiam import jsonsafe
@@ -22,6 +22,7 @@ from agentiam.api.errors import (
     NUL_REFUSED,
     REQUEST_TOO_LARGE,
     ApiInputError,
+    error_body,
     error_response,
     is_api_path,
 )
@@ -29,6 +30,8 @@ from agentiam.api.errors import (
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 NUL = "\x00"
+# OAuth endpoints (RFC 6749 section 5.2): `invalid_request` with `error_description`, our code as `limit`.
+OAUTH_PATHS = frozenset({"/api/v1/runtime/token"})
 
 
 def _printable(name: str) -> str:
@@ -130,6 +133,14 @@ def _reshape(response: HttpResponse) -> HttpResponse:
     return shaped
 
 
+def _refusal(request: HttpRequest, status: int, code: str, detail: str, fields=None) -> JsonResponse:
+    if request.path in OAUTH_PATHS:  # the token endpoint's own shape for a refused body (exchange_error)
+        body = {**error_body("invalid_request", detail, fields), "error_description": detail, "limit": code}
+    else:
+        body = error_body(code, detail, fields)
+    return JsonResponse(body, status=status)
+
+
 class RequestGuardMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -149,12 +160,12 @@ class RequestGuardMiddleware:
         if _too_large(request):
             detail = REQUEST_TOO_LARGE.format(limit=_body_limit(request))
             if api:
-                return error_response(413, "request_too_large", detail)
+                return _refusal(request, 413, "request_too_large", detail)
             return views.error_page(request, 413, detail)
         field = nul_field(request)
         if field is not None:
             if api:
-                return error_response(400, "nul_character", NUL_REFUSED, {field: [NUL_REFUSED]})
+                return _refusal(request, 400, "nul_character", NUL_REFUSED, {field: [NUL_REFUSED]})
             return views.error_page(request, 400, f"{NUL_REFUSED} ({field})")
         response = self.get_response(request)
         if api and 400 <= response.status_code < 500 and not _is_json(response) and not response.streaming:

@@ -555,6 +555,7 @@ SPECTACULAR_SETTINGS = {
         "OwnershipRoleEnum": "identities.models.OwnershipRole",
         "TaskStateEnum": "identities.models.Task.State",
         "ImportStatusEnum": "identities.models.ImportJob.Status",
+        "VerdictEnum": ["allow", "deny"],  # a decision, a simulated flip's before and after
     },
 }
 

@@ -18,6 +18,8 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from agentiam.api.errors import error_body
+
 SESSION_AT = "agentiam_step_up_at"
 SESSION_USER = "agentiam_step_up_user"
 STEP_UP_API_DETAIL = "This action needs a fresh sign-in check in a browser session; an API token cannot perform it."
@@ -83,7 +85,7 @@ def _return_to(request) -> str:
 def step_up_response(request) -> HttpResponse:
     """The answer to a request that needs a step-up it does not have."""
     if is_api_token_request(request) or request.path.startswith("/api/"):
-        return JsonResponse({"error": "step_up_required", "detail": STEP_UP_API_DETAIL}, status=403)
+        return JsonResponse(error_body("step_up_required", STEP_UP_API_DETAIL), status=403)
     url = f"{reverse('step_up')}?{urlencode({'next': _return_to(request)})}"
     if request.headers.get("HX-Request") == "true":
         # htmx would follow a 302 inside the swap target; ask it to navigate instead.

@@ -12,6 +12,7 @@ from identities.models import (
     Identifier,
     Identity,
     Ownership,
+    RiskTier,
 )
 
 
@@ -59,6 +60,9 @@ class IdentitySerializer(serializers.ModelSerializer):
 
     id = serializers.UUIDField(source="uuid", read_only=True)
     accountable_owner = serializers.SerializerMethodField()
+    tier_override = serializers.ChoiceField(
+        choices=RiskTier.choices, allow_blank=True, read_only=True, help_text="Empty: the derived tier applies."
+    )
 
     class Meta:
         model = Identity

@@ -21,9 +21,9 @@ from identities.runtime.services import policies as services
 
 class PolicyVersionSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    activated_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    parent = serializers.SlugRelatedField(slug_field="uuid", read_only=True, allow_null=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    activated_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     digest = serializers.SerializerMethodField(help_text="What activation must name: SHA-256 of text, schema, cases.")
 
     class Meta:
@@ -52,6 +52,24 @@ class DraftUpdateSerializer(serializers.Serializer):
     policy_text = serializers.CharField(trim_whitespace=False)
     test_cases = serializers.ListField(child=serializers.JSONField(), allow_empty=True)
     summary = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+
+
+class FlipSerializer(serializers.Serializer):
+    decision_id = serializers.UUIDField()
+    decided_at = serializers.DateTimeField()
+    identity = serializers.UUIDField(allow_null=True)
+    tool = serializers.CharField()
+    action = serializers.CharField()
+    before = serializers.ChoiceField(choices=["allow", "deny"])
+    after = serializers.ChoiceField(choices=["allow", "deny"])
+    reasons = serializers.ListField(child=serializers.CharField())
+
+
+class SimulationSerializer(serializers.Serializer):
+    days = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    limited = serializers.BooleanField()
+    flips = FlipSerializer(many=True)
 
 
 class ValidationResultSerializer(serializers.Serializer):
@@ -101,7 +119,8 @@ class PolicyVersionViewSet(ServiceErrors, mixins.ListModelMixin, mixins.Retrieve
         return Response({"valid": not errors, "errors": errors})
 
     @extend_schema(summary="Replay recorded decisions; the calls that would flip", tags=["policies"],
-                   parameters=[OpenApiParameter("days", int, description="1 to 90 (default 7)")])  # fmt: skip
+                   parameters=[OpenApiParameter("days", int, description="1 to 90 (default 7)")],
+                   responses={200: SimulationSerializer})  # fmt: skip
     @action(detail=True, methods=["get"])
     def simulate(self, request, id=None):
         try:

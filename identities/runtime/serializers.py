@@ -28,8 +28,8 @@ def identity_ref(**kwargs) -> serializers.SlugRelatedField:
 class ConfigSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
     enabled = serializers.BooleanField(read_only=True)
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    disabled_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    disabled_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
 
 class GatewaySerializer(ConfigSerializer):

@@ -72,6 +72,20 @@ def test_a_bad_body_is_a_400_naming_the_limit_on_every_machine_endpoint(estate, 
     assert state() == before
 
 
+@pytest.mark.parametrize("url", [TOKEN_URL, DECIDE_URL])
+def test_a_nul_character_is_refused_in_the_endpoint_s_documented_shape(estate, url):
+    before = state()
+    response = post(url, b'{"subject_token": "a\\u0000b"}', None if url == TOKEN_URL else estate.credential)
+    answer = response.json()
+    assert response.status_code == 400 and answer["fields"] and "NUL" in answer["detail"]
+    if url == TOKEN_URL:  # what the schema documents for the token endpoint (OAuthError)
+        assert answer["error"] == "invalid_request" and answer["error_description"] == answer["detail"]
+        assert answer["limit"] == "nul_character"
+    else:
+        assert answer["error"] == "nul_character"
+    assert state() == before
+
+
 def test_a_body_over_the_json_size_limit_is_refused_naming_it(estate, settings):
     settings.JSON_MAX_BYTES = 2048
     response = decide(estate.credential, "x" * 3000)

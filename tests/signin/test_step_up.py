@@ -95,7 +95,7 @@ def test_a_bearer_token_request_is_refused_with_json_even_when_the_session_is_st
     request = session_request(RequestFactory(), client, admin, HTTP_AUTHORIZATION="Bearer aiam_x")
     response = sensitive(request)
     assert response.status_code == 403
-    assert json.loads(response.content) == {"error": "step_up_required", "detail": STEP_UP_API_DETAIL}
+    assert json.loads(response.content) == {"error": "step_up_required", "detail": STEP_UP_API_DETAIL, "fields": {}}
 
 
 def test_a_drf_request_authenticated_by_a_token_is_never_stepped_up(client):
