@@ -125,3 +125,12 @@ def test_security_events_are_append_only():
         SecurityEvent.objects.filter(pk=event.pk).update(kind="other")
     with pytest.raises(DatabaseError), transaction.atomic():
         SecurityEvent.objects.filter(pk=event.pk).delete()
+
+
+def test_a_forged_cross_site_write_is_not_recorded_as_the_signed_in_persons_attempt(cast):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(cast.outsider)  # a person without a second factor to pass, so the CSRF check answers
+    response = client.post("/api/v1/tokens/", {"name": "x"})
+    assert response.status_code == 403 and response.json()["error"] == "csrf_failed"
+    assert refused_entries() == []  # DRF counts the request as unauthenticated: a security event, not theirs
+    assert list(SecurityEvent.objects.values_list("kind", flat=True)) == ["api.anonymous_write"]
