@@ -13,6 +13,7 @@ urlpatterns = [
     path("runtime/", include("identities.runtime.urls")),  # gateways, trust, decision log
     path(".well-known/", include("identities.runtime.urls_wellknown")),  # jwks.json: public token keys
     path("audit/", include("audit.urls")),
+    path("reviews/", include("reviews.urls")),  # elevation requests: ask, inbox, history, break-glass, rules
 ]
 
 # JSON in the API error shape under /api/, HTML pages elsewhere (agentiam.views).
