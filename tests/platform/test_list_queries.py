@@ -124,6 +124,14 @@ def listed_person(cast, reader):
     return f.PersonFactory(username=f"listed-{serial()}", roles=[Role.AUDITOR], manager=cast.manager)
 
 
+def elevation_request(cast, reader):
+    """Asked by the owner for an identity they own; every other one with the manager's approval on it."""
+    made = f.ElevationRequestFactory(identity=owned(cast), requested_by=cast.identity_owner)
+    if serial() % 2:
+        f.ApprovalFactory(request=made, approver=cast.manager)
+    return made
+
+
 REGISTRY_READERS = ("auditor", OWNER)
 LISTED = {"q": "listed-"}
 TEST_ACTIONS = {"action": "test.listed."}
@@ -185,6 +193,8 @@ LIST_ROUTES: dict[str, ListRoute] = {
     ),
     "runtime:policies": ListRoute(lambda cast, reader: f.PolicyVersionFactory(author=reader)),
     "api:policy-list": ListRoute(lambda cast, reader: f.PolicyVersionFactory(author=reader)),
+    # --- reviews ------------------------------------------------------------------------------------------------
+    "api:elevation-request-list": ListRoute(elevation_request, readers=("auditor", OWNER, "manager")),
     # --- the audit trail (other tests' entries may stay: the list is narrowed to this test's actions) --------------
     "audit:entries": ListRoute(
         lambda cast, reader: f.AuditEntryFactory(action=f"test.listed.{serial()}"),
@@ -239,6 +249,7 @@ NOT_LISTS = {
     "runtime_api:token": "the token service (POST)",
     "runtime_api:decide": "a decision (POST)",
     "runtime_api:introspect": "introspection (POST)",
+    "reviews_runtime:elevation-request-create": "the agent asks for elevation (POST)",
     "jwks": "the public keys",
     "api:root": "links to the lists",
     "api:profile-me": "the signed-in person",
