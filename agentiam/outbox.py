@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -61,20 +61,31 @@ def unregister_channel(kind: str) -> None:
     _CHANNELS.pop(kind, None)
 
 
-def enqueue(*, kind: str, destination: str, payload: dict[str, Any], dedupe_key: str | None = None) -> OutboxMessage:
-    """Write a message in the caller's transaction; with a `dedupe_key` already used, the existing one."""
+def enqueue(
+    *,
+    kind: str,
+    destination: str,
+    payload: dict[str, Any],
+    dedupe_key: str | None = None,
+    deliver_at: datetime | None = None,
+) -> OutboxMessage:
+    """Write a message in the caller's transaction; with a `dedupe_key` already used, the existing one.
+    `deliver_at` holds it back until then (a digest that collects what arrives meanwhile): the beat sweep
+    sends it once due."""
     if not connection.in_atomic_block:
         raise OutboxError("outbox.enqueue must run inside the transaction that decided to send the message")
     if kind not in _CHANNELS:
         raise OutboxError(f"no outbox channel {kind!r} is registered")
     message = OutboxMessage(kind=kind, destination=destination, payload=payload, dedupe_key=dedupe_key or None)
+    if deliver_at is not None:
+        message.next_attempt_at = deliver_at
     if dedupe_key:
         # ON CONFLICT DO NOTHING: a concurrent enqueue of the same key waits for ours, then finds it.
         OutboxMessage.objects.bulk_create([message], ignore_conflicts=True)
         message = OutboxMessage.objects.get(dedupe_key=dedupe_key)
     else:
         message.save()
-    if message.status == Status.PENDING:
+    if message.status == Status.PENDING and message.next_attempt_at <= timezone.now():
         transaction.on_commit(lambda: _publish(message.pk))
     return message
 

@@ -336,6 +336,19 @@ CELERY_BEAT_SCHEDULE["reviews-expire"] = {
     "schedule": 300.0,
     "options": {"expires": 290},
 }
+# Notifications (reviews/notifications.py): approvers are told of a new request at once; more requests for
+# the same approver within REVIEWS_DIGEST_WINDOW seconds wait and go as one digest at the window's end.
+# Approvers are reminded once, REVIEWS_REMIND_BEFORE seconds before a pending request expires (beat below).
+REVIEWS_DIGEST_WINDOW = env_int("REVIEWS_DIGEST_WINDOW", 600, minimum=30, maximum=24 * 3600)
+REVIEWS_REMIND_BEFORE = env_int("REVIEWS_REMIND_BEFORE", 2 * 3600, minimum=300, maximum=7 * 24 * 3600)
+CELERY_BEAT_SCHEDULE["reviews-remind"] = {
+    "task": "reviews.tasks.remind_pending",
+    "schedule": 600.0,
+    "options": {"expires": 590},
+}
+# An optional outgoing webhook (Slack-compatible JSON, signed as agentiam.notifications.webhooks says) told
+# of new requests, decisions and reminders. It carries a link to the inbox, never a way to decide.
+REVIEWS_WEBHOOK_URL = env_str("REVIEWS_WEBHOOK_URL", "")
 
 # --- Outbox and notifications (agentiam/outbox.py, agentiam/notifications/) -------------------------------
 # A message is written in the caller's transaction and delivered by the worker, at least once: failed
@@ -370,6 +383,10 @@ if NOTIFY_WEBHOOK_SECRET and len(NOTIFY_WEBHOOK_SECRET) < 32:
     raise ImproperlyConfigured("NOTIFY_WEBHOOK_SECRET must be at least 32 characters long")
 NOTIFY_WEBHOOK_TIMEOUT = env_int("NOTIFY_WEBHOOK_TIMEOUT", 5, minimum=1, maximum=30)
 NOTIFY_WEBHOOK_ALLOWED_NETWORKS = _networks("NOTIFY_WEBHOOK_ALLOWED_NETWORKS", ["public"])
+# Links in notifications start here (the address people open AgentIAM at), without a trailing slash.
+NOTIFY_LINK_BASE = env_str("NOTIFY_LINK_BASE", None) or RUNTIME_ISSUER
+if urlsplit(NOTIFY_LINK_BASE).scheme not in ("http", "https") or NOTIFY_LINK_BASE.endswith("/"):
+    raise ImproperlyConfigured("NOTIFY_LINK_BASE must be an http(s) URL without a trailing slash")
 
 # --- Auth ------------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

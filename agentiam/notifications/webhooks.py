@@ -1,6 +1,7 @@
 """Signed webhooks, delivered by the outbox's "webhook" channel through agentiam.outbound.
 
-The body is JSON `{"id", "event", "created_at", "data"}`. Each attempt sends
+The body is JSON `{"id", "event", "created_at", "data"}`, plus `"text"` when given: one line a chat tool
+shows (Slack-compatible incoming webhooks read `text` and ignore the rest). Each attempt sends
     X-AgentIAM-Delivery: the message's uuid, the same on every attempt (deduplicate on it)
     X-AgentIAM-Event: the event name
     X-AgentIAM-Timestamp: Unix seconds of this attempt
@@ -65,14 +66,18 @@ def check_url(url: str) -> None:
         raise ValidationError({"url": [ERR_ADDRESS.format(host=parts.hostname)]})
 
 
-def webhook_send(*, url: str, event: str, data: dict[str, Any], dedupe_key: str | None = None) -> OutboxMessage:
-    """Enqueue a signed POST of `data` to `url`. Call inside the deciding transaction."""
+def webhook_send(
+    *, url: str, event: str, data: dict[str, Any], text: str | None = None, dedupe_key: str | None = None
+) -> OutboxMessage:
+    """Enqueue a signed POST of `data` (and `text`, for chat tools) to `url`. Call inside the deciding
+    transaction."""
     if not settings.NOTIFY_WEBHOOK_SECRET:
         raise ImproperlyConfigured(ERR_NO_SECRET)
     check_url(url)
     if not _EVENT.match(event):
         raise ValidationError({"event": [ERR_EVENT]})
-    return outbox.enqueue(kind=KIND, destination=url, payload={"event": event, "data": data}, dedupe_key=dedupe_key)
+    payload = {"event": event, "data": data, **({"text": text} if text else {})}
+    return outbox.enqueue(kind=KIND, destination=url, payload=payload, dedupe_key=dedupe_key)
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -93,6 +98,8 @@ def body_of(message: OutboxMessage) -> bytes:
         "created_at": message.created_at.isoformat(),
         "data": message.payload["data"],
     }
+    if message.payload.get("text"):
+        document["text"] = message.payload["text"]
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -12,7 +12,7 @@ from identities.models import Grant, standing
 from identities.rules import Right, may
 from identities.runtime.services.ending import grant_end
 from identities.scope import InvalidScope, scope_within, validate_scope
-from reviews import rules
+from reviews import notifications, rules
 from reviews.models import Approval, Decision, Delegation, ElevationRequest, RequestState
 from reviews.services import facts
 from reviews.services.granting import grant_for
@@ -153,6 +153,7 @@ def request_approve(
     if len(approvals) >= found.approvals_needed:
         duration, names, narrowed = _narrowest(approvals)
         grant = grant_for(found, actor=actor, scopes=names, scope=narrowed, duration_seconds=duration, request=request)
+        notifications.notify_decided(found)  # the requester, through the outbox: sent once this commits
     audit_record(
         actor=actor,
         action="elevation_request.approve",
@@ -179,6 +180,7 @@ def request_deny(*, elevation_request: ElevationRequest, actor, comment: str = "
     comment = _decide(found, actor, on_behalf_of, Decision.DENY, comment).comment
     found.state, found.decided_at, found.closed_note = RequestState.DENIED, timezone.now(), comment
     found.save(update_fields=["state", "decided_at", "closed_note"])
+    notifications.notify_decided(found)
     audit_record(
         actor=actor,
         action="elevation_request.deny",

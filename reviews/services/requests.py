@@ -16,6 +16,7 @@ from identities.models import Entitlement, EntitlementMode, Identity, IdentitySt
 from identities.rules import Right
 from identities.scope import InvalidScope, scope_within, validate_scope
 from identities.services import require, task_open
+from reviews import notifications
 from reviews.models import ElevationRequest, RequestState, Urgency
 from reviews.services import facts
 from reviews.services.granting import grant_for
@@ -174,6 +175,7 @@ def request_create(
     if rule.auto_approve:
         rule_actor = actors.job(f"reviews auto-approval (rule {rule.rule})")
         grant_for(created, actor=rule_actor, scopes=names, scope=scope, duration_seconds=duration_seconds)
+    notifications.notify_requested(created)  # the approvers, through the outbox: sent once this commits
     audit_record(
         **_asker(actor, agent, identity),
         action="elevation_request.create",

@@ -251,7 +251,7 @@ def test_an_identity_owner_sees_neither_persons_nor_audit_numbers(client, cast):
     response = client.get("/")
     keys = {panel["key"] for panel in response.context["panels"]}
     assert not keys & {"persons", "audit"} and response.context["status"] is None
-    assert keys == {"registry"}  # their own identities' numbers only (identities.views.registry.dashboard)
+    assert keys == {"registry", "elevation"}  # their own identities' numbers only (registry, reviews.insight)
     assert "You have no role yet" not in response.content.decode()
 
 
@@ -288,8 +288,8 @@ def test_the_dashboard_query_count_is_pinned(client, cast, django_assert_max_num
     sign_in(client, cast.administrator)
     client.get("/")
     # session, person, second-factor device, roles, heartbeat, identities by tier, persons by status, audit
-    # count, latest entries
-    with django_assert_max_num_queries(9):
+    # count, latest entries, elevation insight (live access by mode, requests' ends and times)
+    with django_assert_max_num_queries(11):
         client.get("/")
 
 
