@@ -19,11 +19,14 @@ DEMO_PEOPLE = [
     # username, first, last, email, role, employee id, job title, manager's username
     ("admin", "Priya", "Raman", "priya.raman@example.com", Role.ADMINISTRATOR, "E-1001", "IAM platform lead", None),
     ("owner", "Oliver", "Grant", "oliver.grant@example.com", Role.IDENTITY_OWNER, "E-1002", "ML engineer", "manager"),
-    ("manager", "Maya", "Lindqvist", "maya.lindqvist@example.com", Role.MANAGER, "E-1003", "Head of AI platform", None),
+    ("manager", "Maya", "Lindqvist", "maya.lindqvist@example.com", Role.MANAGER, "E-1003", "Head of AI platform",
+     "director"),
     ("compliance", "Carlos", "Mendes", "carlos.mendes@example.com", Role.COMPLIANCE_OFFICER, "E-1004", "GRC", None),
     ("analyst", "Sana", "Okafor", "sana.okafor@example.com", Role.SECURITY_ANALYST, "E-1005", "SOC analyst", "admin"),
     ("auditor", "Aiko", "Tanaka", "aiko.tanaka@example.com", Role.AUDITOR, "E-1006", "Internal auditor", None),
-]
+    # A second manager, Maya's own: the second approver of a two-approver request routes to her.
+    ("director", "Elena", "Voss", "elena.voss@example.com", Role.MANAGER, "E-1010", "VP engineering", None),
+]  # fmt: skip
 
 
 def _changed_by_someone(profile: Profile, action_prefix: str) -> bool:

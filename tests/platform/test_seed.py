@@ -44,3 +44,21 @@ def test_seed_demo_scale_creates_many_rows_and_is_resumable():
 def test_seed_demo_refuses_a_non_positive_scale():
     with pytest.raises(CommandError, match="positive"):
         call_command("seed_demo", "--scale", "0")
+
+
+def test_seed_demo_gives_a_second_manager_and_a_real_inbox_once():
+    from reviews.models import ElevationRequest
+    from reviews.selectors import requests_to_decide
+
+    call_command("seed_demo", stdout=io.StringIO())
+    User = get_user_model()
+    manager, director = User.objects.get(username="manager"), User.objects.get(username="director")
+    assert manager.profile.manager == director and director.groups.filter(name="manager").exists()
+    states = set(ElevationRequest.objects.values_list("state", flat=True))
+    assert states == {"pending", "approved", "denied", "expired"}
+    assert requests_to_decide(manager).count() >= 4  # a manager signing in first sees a real inbox
+    [two] = ElevationRequest.objects.filter(state="pending", approvals_needed=2)
+    assert list(requests_to_decide(director)) == [two]  # the second approver of the two-approver request
+    count = ElevationRequest.objects.count()
+    call_command("seed_demo", stdout=io.StringIO())
+    assert ElevationRequest.objects.count() == count

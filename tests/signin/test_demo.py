@@ -30,7 +30,7 @@ def demo_code(username: str) -> str:
 def test_seed_demo_gives_an_authenticator_to_exactly_the_people_whose_role_needs_one():
     printed = seed()
     owners = set(TOTPDevice.objects.filter(confirmed=True).values_list("user__username", flat=True))
-    assert owners == {"admin", "manager", "analyst"}
+    assert owners == {"admin", "manager", "director", "analyst"}
     assert "manage.py demo_totp USERNAME" in printed
 
 
