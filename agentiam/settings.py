@@ -331,6 +331,11 @@ RUNTIME_JWKS_CA_FILE = env_str("RUNTIME_JWKS_CA_FILE", None)
 # A pending elevation request expires after this many seconds (approving it later is refused by the clock,
 # whether or not the beat sweep below has marked it expired yet).
 REVIEWS_PENDING_TTL = env_int("REVIEWS_PENDING_TTL", 24 * 3600, minimum=300, maximum=14 * 24 * 3600)
+# Break-glass: an owner's emergency self-grant lasts at most this long (an hour at most: a CHECK holds the
+# ceiling); its after-the-fact review escalates when nobody closed it within REVIEWS_BREAK_GLASS_REVIEW_WITHIN.
+REVIEWS_BREAK_GLASS_MAX_SECONDS = env_int("REVIEWS_BREAK_GLASS_MAX_SECONDS", 3600, minimum=300, maximum=3600)
+REVIEWS_BREAK_GLASS_REVIEW_WITHIN = env_int("REVIEWS_BREAK_GLASS_REVIEW_WITHIN", 24 * 3600, minimum=3600,
+                                            maximum=7 * 24 * 3600)  # fmt: skip
 CELERY_BEAT_SCHEDULE["reviews-expire"] = {
     "task": "reviews.tasks.expire_requests",
     "schedule": 300.0,
@@ -345,6 +350,11 @@ CELERY_BEAT_SCHEDULE["reviews-remind"] = {
     "task": "reviews.tasks.remind_pending",
     "schedule": 600.0,
     "options": {"expires": 590},
+}
+CELERY_BEAT_SCHEDULE["reviews-break-glass-escalate"] = {
+    "task": "reviews.tasks.escalate_break_glass",
+    "schedule": 900.0,
+    "options": {"expires": 890},
 }
 # An optional outgoing webhook (Slack-compatible JSON, signed as agentiam.notifications.webhooks says) told
 # of new requests, decisions and reminders. It carries a link to the inbox, never a way to decide.

@@ -6,6 +6,7 @@ from celery import shared_task
 
 from reviews import notifications
 from reviews.services import requests_expire
+from reviews.services.breakglass import break_glass_escalate
 
 
 @shared_task(name="reviews.tasks.expire_requests", ignore_result=True)
@@ -18,3 +19,9 @@ def expire_requests() -> int:
 def remind_pending() -> int:
     """Remind approvers of pending requests about to expire, once each (safe to run twice: deduplicated)."""
     return notifications.remind_due()
+
+
+@shared_task(name="reviews.tasks.escalate_break_glass", ignore_result=True)
+def escalate_break_glass() -> int:
+    """Tell security of break-glass reviews left open too long (idempotent: each is escalated once)."""
+    return break_glass_escalate()

@@ -25,7 +25,9 @@ from tests.factories.registry import (
 )
 from tests.factories.reviews import (
     ApprovalFactory,
+    ApprovalRuleChangeFactory,
     ApprovalRuleFactory,
+    BreakGlassFactory,
     DelegationFactory,
     ElevationRequestFactory,
     EligibilityFactory,
@@ -47,9 +49,11 @@ __all__ = [
     "AcceptableUseFactory",
     "ApiTokenFactory",
     "ApprovalFactory",
+    "ApprovalRuleChangeFactory",
     "ApprovalRuleFactory",
     "AssertionKeyFactory",
     "AuditEntryFactory",
+    "BreakGlassFactory",
     "CredentialFactory",
     "DelegationFactory",
     "DelegationRuleFactory",

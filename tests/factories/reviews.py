@@ -11,7 +11,7 @@ import factory
 from django.utils import timezone
 
 from tests.factories.people import UserFactory
-from tests.factories.registry import IdentityFactory, TaskFactory, ToolFactory
+from tests.factories.registry import GrantFactory, IdentityFactory, TaskFactory, ToolFactory
 
 
 def _now():
@@ -82,3 +82,33 @@ class EligibilityFactory(factory.django.DjangoModelFactory):
     action = "write"
     valid_from = factory.LazyFunction(_now)
     made_eligible_by = factory.SubFactory(UserFactory)
+
+
+class BreakGlassFactory(factory.django.DjangoModelFactory):
+    """An open break-glass by a new person: a grant of the next hour on a task of a new identity."""
+
+    class Meta:
+        model = "reviews.BreakGlass"
+
+    identity = factory.SubFactory(IdentityFactory)
+    task = factory.SubFactory(TaskFactory, identity=factory.SelfAttribute("..identity"))
+    grant = factory.SubFactory(
+        GrantFactory, identity=factory.SelfAttribute("..identity"), task=factory.SelfAttribute("..task")
+    )
+    person = factory.SubFactory(UserFactory)
+    scopes = factory.Sequence(lambda n: [f"tool-{n}.run:write"])
+    reason = "production is down"
+    started_at = factory.SelfAttribute("grant.starts_at")
+    ends_at = factory.SelfAttribute("grant.ends_at")
+
+
+class ApprovalRuleChangeFactory(factory.django.DjangoModelFactory):
+    """A proposal by a new person to create a one-approver rule."""
+
+    class Meta:
+        model = "reviews.ApprovalRuleChange"
+
+    kind = "create"
+    fields = factory.Sequence(lambda n: {"name": f"proposed-{n}", "priority": 5000 + n, "max_duration_seconds": 3600})
+    reason = "tighten"
+    proposed_by = factory.SubFactory(UserFactory)
