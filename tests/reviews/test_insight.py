@@ -39,7 +39,7 @@ def test_the_figures_count_ends_times_and_live_access(estate):
     assert found.approval_rate == 83 and found.denial_rate == 17  # 5 of 6 decided by people
     assert 29 * 60 < found.median_seconds < 31 * 60 and 70 * 60 < found.p90_seconds < 100 * 60
     assert (found.standing_read, found.standing_privileged, found.jit_live) == (1, 0, 5)
-    assert found.jit_share == 100 and found.break_glass is None
+    assert found.jit_share == 100 and found.break_glass is None  # no identities given: not counted
     assert insight.duration(found.median_seconds) == "30 min"
 
 
