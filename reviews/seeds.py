@@ -9,7 +9,7 @@ Lowest priority number first; a request of several scopes takes the strictest ru
 
 Then, once, elevation requests across the demo agents, written through the services (so the trail and the
 notifications tell their story): pending ones of each urgency (one needing two approvers, Maya and her manager
-Elena), approved (one for less than asked), denied and expired-unanswered ones — so a manager signing in first
+Elena), approved (one for less than asked), denied and expired-unanswered ones, and one open break-glass — so a manager signing in first
 sees a real inbox and the insight has figures. Their ages are moved back while pending, for realistic times."""
 
 from __future__ import annotations
@@ -175,6 +175,27 @@ def _requests() -> list[str]:
     if two is not None:
         made.append(two)
     services.requests_expire(now=now)
+    glass = _break_glass(agents)
     states = sorted(ElevationRequest.objects.filter(pk__in=[r.pk for r in made]).values_list("state", flat=True))
     summary = ", ".join(f"{states.count(s)} {s}" for s in dict.fromkeys(states))
-    return [f"Elevation requests: {summary}"] if made else []
+    return ([f"Elevation requests: {summary}"] if made else []) + glass
+
+
+def _break_glass(agents) -> list[str]:
+    """One open break-glass: Oliver's agent reverting a bad merge during an incident, awaiting its review."""
+    from reviews.services.breakglass import break_glass_start
+
+    for agent, owner in agents:
+        if owner.username != "owner":
+            continue
+        try:
+            with transaction.atomic():
+                break_glass_start(
+                    identity=agent, actor=owner, scopes=["github.create_pull_request:write"],
+                    reason="INC-4833: revert the bad merge while the approvers are offline",
+                    task="INC-4833 emergency revert", duration_seconds=1800,
+                )  # fmt: skip
+            return ["Break-glass: 1 open, awaiting its after-the-fact review"]
+        except (ValidationError, PermissionDenied, Conflict):
+            continue
+    return []

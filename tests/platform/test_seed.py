@@ -59,6 +59,9 @@ def test_seed_demo_gives_a_second_manager_and_a_real_inbox_once():
     assert requests_to_decide(manager).count() >= 4  # a manager signing in first sees a real inbox
     [two] = ElevationRequest.objects.filter(state="pending", approvals_needed=2)
     assert list(requests_to_decide(director)) == [two]  # the second approver of the two-approver request
+    from reviews.models_admin import BreakGlass
+
+    assert BreakGlass.objects.filter(closed_at__isnull=True, person__username="owner").count() == 1
     count = ElevationRequest.objects.count()
     call_command("seed_demo", stdout=io.StringIO())
-    assert ElevationRequest.objects.count() == count
+    assert ElevationRequest.objects.count() == count and BreakGlass.objects.count() == 1
