@@ -10,7 +10,8 @@ Lowest priority number first; a request of several scopes takes the strictest ru
 Then, once, elevation requests across the demo agents, written through the services (so the trail and the
 notifications tell their story): pending ones of each urgency (one needing two approvers, Maya and her manager
 Elena), approved (one for less than asked), denied and expired-unanswered ones, and one open break-glass —
-so a manager signing in first sees a real inbox and the insight has figures. Their ages are moved back while pending, for realistic times."""
+so a manager signing in first sees a real inbox and the insight has figures. Their ages are moved back while
+pending, for realistic times."""
 
 from __future__ import annotations
 
