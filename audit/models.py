@@ -86,6 +86,9 @@ class SigningKey(models.Model):
         RETIRED = "retired", "Retired"
         COMPROMISED = "compromised", "Compromised"
 
+    # db_grants lets the app role UPDATE only these and never DELETE; audit.hardening's trigger does the rest.
+    app_role_updates = ("status", "retired_at", "private_key_encrypted")
+
     kid = models.CharField(max_length=64, unique=True)  # RFC 7638 JWK thumbprint of the public key
     purpose = models.CharField(max_length=20, choices=Purpose.choices)
     public_key = models.CharField(max_length=64)  # base64url of the 32 raw bytes (the JWK's "x")

@@ -3,7 +3,9 @@
 Triggers refuse UPDATE and DELETE on append-only tables, but a session can skip triggers
 (`session_replication_role`, `ALTER TABLE … DISABLE TRIGGER`, pgtrigger's own ignore switch), so the real
 control is that the role the app connects as holds only SELECT and INSERT there, owns no table and is not
-a superuser. The schema's owner (DATABASE_OWNER_URL) runs migrations and applies these grants.
+a superuser. A model naming `app_role_updates` (signing keys, entitlements) gets SELECT, INSERT and UPDATE
+of those columns only; rules that depend on row values are plain triggers (audit.hardening). The schema's
+owner (DATABASE_OWNER_URL) runs migrations and applies these grants.
 """
 
 from __future__ import annotations
@@ -27,6 +29,12 @@ APPEND_ONLY = "SELECT, INSERT"
 MIGRATIONS_TABLE = "django_migrations"
 
 
+def column_limited_models() -> list[type]:
+    """Every installed model that names the only columns the app role may UPDATE (`app_role_updates`); it
+    gets no DELETE either."""
+    return [model for model in apps.get_models() if getattr(model, "app_role_updates", None)]
+
+
 def append_only_models() -> list[type]:
     """Every installed model that declares `append_only = True`."""
     return [model for model in apps.get_models() if getattr(model, "append_only", False)]
@@ -44,8 +52,9 @@ def grant_statements(connection: BaseDatabaseWrapper, role: str) -> list[str]:
         schema = cursor.fetchone()[0]
         tables = set(connection.introspection.django_table_names(only_existing=True, include_views=False))
     append_only = {model._meta.db_table for model in append_only_models()} & tables
+    limited = {m._meta.db_table: m for m in column_limited_models() if m._meta.db_table in tables}
     statements = [f"GRANT USAGE ON SCHEMA {quote(schema)} TO {who};"]
-    for table in sorted(tables - append_only):
+    for table in sorted(tables - append_only - set(limited)):
         statements += [
             f"REVOKE TRUNCATE, REFERENCES, TRIGGER ON TABLE {quote(table)} FROM {who};",
             f"GRANT {ORDINARY} ON TABLE {quote(table)} TO {who};",
@@ -54,6 +63,14 @@ def grant_statements(connection: BaseDatabaseWrapper, role: str) -> list[str]:
         statements += [
             f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE {quote(table)} FROM {who};",
             f"GRANT {APPEND_ONLY} ON TABLE {quote(table)} TO {who};",
+        ]
+    for table, model in sorted(limited.items()):
+        columns = ", ".join(quote(model._meta.get_field(name).column) for name in model.app_role_updates)
+        statements += [
+            # Revoking UPDATE on the table revokes it on every column too, so this stays idempotent.
+            f"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE {quote(table)} FROM {who};",
+            f"GRANT {APPEND_ONLY} ON TABLE {quote(table)} TO {who};",
+            f"GRANT UPDATE ({columns}) ON TABLE {quote(table)} TO {who};",
         ]
     statements += [
         f"REVOKE ALL ON TABLE {quote(MIGRATIONS_TABLE)} FROM {who};",

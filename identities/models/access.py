@@ -180,6 +180,9 @@ ENTITLEMENT_IMMUTABLE = pgtrigger.Trigger(
 
 
 class Entitlement(models.Model):
+    # db_grants lets the app role UPDATE only these and never DELETE (runtime 0006 adds a plain trigger).
+    app_role_updates = ("revoked_at", "revoked_by", "revoke_reason")
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.PROTECT, related_name="entitlements")
     tool = models.ForeignKey(Tool, on_delete=models.PROTECT, related_name="entitlements")

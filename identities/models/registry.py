@@ -297,6 +297,8 @@ class Ownership(models.Model):
 class AcceptableUse(models.Model):
     """One version of an identity's acceptable-use record. Never rewritten: a change is a new version."""
 
+    append_only = True  # db_grants gives the app role INSERT and SELECT only
+
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     identity = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="acceptable_uses")
     version = models.PositiveIntegerField()

@@ -41,7 +41,12 @@ def test_the_printed_grants_allow_only_select_and_insert_on_append_only_tables()
             f'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE "{table}" FROM "agentiam_app";',
             f'GRANT SELECT, INSERT ON TABLE "{table}" TO "agentiam_app";',
         ]
-    assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "audit_signingkey" TO "agentiam_app";' in lines
+    # A signing key: INSERT, and UPDATE only of its status, retirement and (wiped) private half; no DELETE.
+    assert [line for line in lines if '"audit_signingkey"' in line] == [
+        'REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON TABLE "audit_signingkey" FROM "agentiam_app";',
+        'GRANT SELECT, INSERT ON TABLE "audit_signingkey" TO "agentiam_app";',
+        'GRANT UPDATE ("status", "retired_at", "private_key_encrypted") ON TABLE "audit_signingkey" TO "agentiam_app";',
+    ]
     assert 'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "auth_user" TO "agentiam_app";' in lines
     assert 'GRANT SELECT ON TABLE "django_migrations" TO "agentiam_app";' in lines
     assert 'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA "public" TO "agentiam_app";' in lines
