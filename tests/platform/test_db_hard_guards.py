@@ -35,6 +35,10 @@ HARD_GUARDED = {
 SOFT_ONLY = {
     "reviews_elevationrequest": "state machine of a request; its grant is what security relies on, and "
     "grants/entitlements are guarded (reviews owns its migrations)",
+    "reviews_approvalrulechange": "a proposed rule change's record once applied (the rules themselves are "
+    "ordinary rows); reviews owns its migrations",
+    "reviews_breakglass": "an emergency self-grant's review record; the entitlements it made are guarded "
+    "(reviews owns its migrations)",
 }
 REFUSAL = r"permission denied|never|immutable|only|retired"
 REFUSED = (psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException)
