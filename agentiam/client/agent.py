@@ -1,4 +1,5 @@
-"""What an agent does: prove what it is, exchange the proof for a task-scoped token, complete the task."""
+"""What an agent does: prove what it is, exchange the proof for a task-scoped token, ask for elevation when a
+scope is missing (and poll for the outcome), complete the task."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from typing import Any
 
 import jwt
 
-from agentiam.client.http import post
+from agentiam.client.http import get, post
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 JWT_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_PATH = "/api/v1/runtime/token"  # noqa: S105 - a path
+ELEVATION_PATH = "/api/v1/runtime/elevation-requests"
+MAX_POLL_WAIT = 30  # seconds between two polls at most, whatever Retry-After says
 ASSERTION_LIFETIME = 60  # the token service accepts short assertions only
 
 
@@ -107,3 +110,40 @@ class AgentClient:
         if status != 200:
             raise RuntimeApiError(status, body)
         return body
+
+    def ask_elevation(
+        self, credential: str, *, scopes: list[str] | tuple[str, ...], justification: str, duration_seconds: int,
+        task: str = "", urgency: str = "normal", scope: dict | None = None,
+    ) -> dict:  # fmt: skip
+        """Ask for elevation for itself: `credential` is a fresh workload proof (then name `task`: the task_id of
+        the invalid_scope answer) or one of its access tokens (its task). Answers the request (id, state)."""
+        body: dict[str, Any] = {
+            "scopes": list(scopes), "justification": justification, "duration_seconds": duration_seconds,
+            "urgency": urgency,
+        }  # fmt: skip
+        if task:
+            body["task"] = task
+        if scope:
+            body["scope"] = scope
+        status, answer = post(self.url + ELEVATION_PATH, json_body=body, bearer=credential)
+        if status not in (200, 201):
+            raise RuntimeApiError(status, answer)
+        return answer
+
+    def elevation(self, credential: str, request_id: str) -> tuple[dict, int | None]:
+        """One poll: the request as it stands, and how long to wait before the next poll (None: decided)."""
+        status, answer, headers = get(f"{self.url}{ELEVATION_PATH}/{request_id}", bearer=credential)
+        if status != 200:
+            raise RuntimeApiError(status, answer)
+        wait = headers.get("Retry-After")
+        return answer, (min(int(wait), MAX_POLL_WAIT) if wait and wait.isdigit() else None)
+
+    def wait_for_decision(self, prove, request_id: str, *, timeout: float = 300, sleep=time.sleep) -> dict:
+        """Poll (a new credential from `prove()` each time) until the request is decided or `timeout` passes;
+        short answers and Retry-After, never a held connection."""
+        deadline = time.monotonic() + timeout
+        while True:
+            answer, wait = self.elevation(prove(), request_id)
+            if wait is None or time.monotonic() + wait > deadline:
+                return answer
+            sleep(wait)

@@ -1,4 +1,4 @@
-"""JSON over urllib: one POST helper that answers (status, body) for 2xx and 4xx alike."""
+"""JSON over urllib: POST and GET helpers that answer (status, body) for 2xx and 4xx alike."""
 
 from __future__ import annotations
 
@@ -28,6 +28,19 @@ def post(url: str, *, json_body: Any = None, form: dict | None = None, bearer: s
             return response.status, _decode(response.read())
     except urllib.error.HTTPError as error:
         return error.code, _decode(error.read())
+
+
+def get(url: str, *, bearer: str = "") -> tuple[int, Any, dict[str, str]]:
+    """GET and decode the JSON answer, with the answer's headers (Retry-After, for polling)."""
+    headers = {"Accept": "application/json"}
+    if bearer:
+        headers["Authorization"] = f"Bearer {bearer}"
+    request = urllib.request.Request(url, headers=headers, method="GET")  # noqa: S310 - caller's URL
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:  # noqa: S310
+            return response.status, _decode(response.read()), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, _decode(error.read()), dict(error.headers)
 
 
 def _decode(raw: bytes) -> Any:

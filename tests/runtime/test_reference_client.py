@@ -167,6 +167,21 @@ def test_the_demo_command_plays_the_whole_story_against_the_app(demo_estate, liv
     printed = "\n".join(lines)
     assert status == 0, printed
     assert "UNEXPECTED" not in printed and "invalid_scope" in printed and "github.merge_pull_request:write" in printed
+    # invalid_scope led to an elevation request the demo manager approved, for less, and the call was allowed.
+    from reviews.models import ElevationRequest
+
+    asked = ElevationRequest.objects.filter(task__name__startswith="reference-demo-").get()  # seed_demo has others
+    assert asked.state == "approved" and asked.requested_by_identity.name == reference_client.AGENT_NAME
+    assert asked.approvals.get().approver.username == "manager" and asked.granted_duration_seconds == 600
+    assert "Retry-After" in printed and "allowed under the JIT grant" in printed
+
+
+def test_the_demo_manager_token_is_written_and_kept_while_it_works(demo_estate, tmp_path):
+    reference_client.seed(tmp_path, profile="local")
+    first = json.loads((tmp_path / reference_client.FILE_NAME).read_text())["approver"]
+    assert first["username"] == "manager" and first["api_token"].startswith("aiam_")
+    reference_client.seed(tmp_path, profile="local")
+    assert json.loads((tmp_path / reference_client.FILE_NAME).read_text())["approver"] == first
 
 
 def test_the_demo_says_where_the_credentials_should_be_when_they_are_missing(tmp_path):

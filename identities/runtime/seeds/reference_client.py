@@ -3,7 +3,9 @@
 Registers a demo gateway and an assertion key on a demo agent, idempotently, and writes what the demo needs
 (the gateway credential, the agent's private key) to VAR_DIR/demo/reference-client.json with mode 0600. The
 credential and the private key exist nowhere else: when the file is lost or no longer matches the database,
-the credential is rotated and a new key registered (the old one disabled)."""
+the credential is rotated and a new key registered (the old one disabled). The demo manager's API token is there
+too, so the demo can approve the agent's elevation request as that manager would (a new one when it no longer
+works)."""
 
 from __future__ import annotations
 
@@ -21,10 +23,12 @@ from django.db import transaction
 from jwt.algorithms import OKPAlgorithm
 
 from agentiam.errors import Conflict
+from identities.api_tokens import token_user
 from identities.models import Identity
 from identities.runtime import services as runtime
 from identities.runtime.credentials import credential_matches
 from identities.runtime.models import AssertionKey, Gateway
+from identities.services import api_token_create
 
 AGENT_NAME = "code-review-agent"  # seeded by identities.seeds.registry: reads acme/* repositories
 GATEWAY_NAME = "reference-demo-gateway"
@@ -39,6 +43,9 @@ DEMO_CALLS = {
     "denied_resource": {"repo": "globex/payroll"},
     "missing_scope": "github.merge_pull_request:write",
 }
+APPROVER = "manager"  # identities.seeds.people: the demo owner's manager
+APPROVER_TOKEN_NAME = "reference client demo (approves elevation)"  # noqa: S105 - a name
+APPROVER_TOKEN_DAYS = 30
 SKIPPED = "Reference client demo: not seeded ({why})."
 
 
@@ -63,12 +70,14 @@ def seed(directory: Path | None = None, *, profile: str = "") -> list[str]:
         with transaction.atomic():  # a savepoint: a refusal leaves the rest of seed_demo (and `make run`) intact
             credential = _gateway_credential(admin, saved.get("gateway", {}).get("credential", ""))
             private_pem, kid = _assertion_key(admin, agent, saved.get("agent", {}).get("private_key_pem", ""))
+            approver = _approver_token(saved.get("approver", {}).get("api_token", ""))
     except (PermissionDenied, ValidationError, Conflict) as error:
         return [SKIPPED.format(why=f"the demo configuration was refused: {error}")]
     document = {
         "token_endpoint": settings.RUNTIME_TOKEN_ENDPOINT,
         "agent": {"id": str(agent.uuid), "name": agent.name, "kid": kid, "private_key_pem": private_pem},
         "gateway": {"name": GATEWAY_NAME, "audience": AUDIENCE, "credential": credential},
+        **({"approver": approver} if approver else {}),
         **DEMO_CALLS,
     }
     if document != saved:
@@ -103,6 +112,17 @@ def _gateway_credential(admin, saved: str) -> str:
     if gateway.enabled and saved and credential_matches(saved, gateway.digest):
         return saved
     return runtime.gateway_rotate_credential(gateway=gateway, actor=admin)[1]
+
+
+def _approver_token(saved: str) -> dict | None:
+    """The demo manager's API token: the saved one while it still works, else a new one (None: no manager)."""
+    manager = get_user_model().objects.filter(username=APPROVER, is_active=True).first()
+    if manager is None:
+        return None
+    held = token_user(saved) if saved else None
+    if held is None or held[0].pk != manager.pk:
+        saved = api_token_create(actor=manager, name=APPROVER_TOKEN_NAME, expires_in_days=APPROVER_TOKEN_DAYS)[1]
+    return {"username": APPROVER, "api_token": saved}
 
 
 def _kid(private_key: ed25519.Ed25519PrivateKey) -> str:
