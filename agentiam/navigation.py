@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.urls import NoReverseMatch, reverse
@@ -15,6 +16,10 @@ class NavEntry:
     label: str
     url_name: str
     roles: frozenset[Role] | None  # None: any signed-in person
+    # What waits there for this person (person → count), shown beside the label; it runs only for people who
+    # see the entry. Its element id is `nav-count-<key>`, so an htmx answer can update it out of band.
+    count: Callable[[object], int] | None = None
+    key: str = ""
 
 
 NAV: list[NavEntry] = [
@@ -51,9 +56,10 @@ def navigation_for(request) -> list[dict]:
             url = reverse(entry.url_name)
         except NoReverseMatch:
             continue
-        sections.setdefault(entry.section, []).append(
-            {"label": entry.label, "url": url, "active": entry.url_name == current}
-        )
+        item = {"label": entry.label, "url": url, "active": entry.url_name == current}
+        if entry.count is not None:
+            item["count"], item["count_id"] = entry.count(request.user), f"nav-count-{entry.key or entry.url_name}"
+        sections.setdefault(entry.section, []).append(item)
     entries = [item for items in sections.values() for item in items]
     if not any(item["active"] for item in entries):
         prefixed = [item for item in entries if item["url"] != "/" and request.path.startswith(item["url"])]

@@ -6,8 +6,9 @@ class ReviewsConfig(AppConfig):
     verbose_name = "Reviews and approvals"
 
     def ready(self):
-        # The digest's outbox channel, and the insight on the dashboard and the identity page.
-        from reviews import insight, notifications  # noqa: F401
+        # The digest's outbox channel, the insight on the dashboard and the identity page, the inbox's work item
+        # and the identity page's request panel: each registers with agentiam's registries.
+        from reviews import insight, notifications, slots, worklist  # noqa: F401
         from reviews.services import breakglass
         from reviews.views import breakglass as _pages  # noqa: F401  (its identity_detail slot)
 

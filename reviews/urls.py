@@ -1,11 +1,25 @@
 from django.urls import path
 
-from reviews.views import breakglass
+from agentiam.navigation import NavEntry, register
+from agentiam.permissions import SEE_EVERYTHING, Role
+from reviews.views import breakglass, history, inbox, requests
 
 # Elevation requests in the browser: the owner's request form, the manager's inbox, history, break-glass and
 # approval rules. Each page family is a module of reviews/views/; add its lines here.
 app_name = "reviews"
-urlpatterns: list = [
+urlpatterns = [
     path("break-glass/<uuid:uuid>/", breakglass.break_glass_detail, name="break-glass"),
     path("identities/<uuid:uuid>/break-glass/", breakglass.break_glass_start_page, name="break-glass-start"),
+    path("identities/<uuid:uuid>/ask/", requests.request_create, name="request_create"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("history/", history.history, name="history"),
+    path("requests/<uuid:uuid>/", requests.request_detail, name="request"),
+    path("requests/<uuid:uuid>/decide/", inbox.request_decide, name="request_decide"),
+    path("requests/<uuid:uuid>/withdraw/", requests.request_withdraw, name="request_withdraw"),
 ]
+
+# One entry per role: managers decide from the inbox (history is a tab of it); owners and the reading roles
+# read the history.
+register(NavEntry("Access", "Elevation inbox", "reviews:inbox", frozenset({Role.MANAGER}), count=inbox.pending_count,
+                  key="elevation-inbox"))  # fmt: skip
+register(NavEntry("Access", "Elevation requests", "reviews:history", frozenset({Role.IDENTITY_OWNER, *SEE_EVERYTHING})))

@@ -26,7 +26,7 @@ STATUS_TONES = {
     ),
     "warn": ("pending", "requested", "expiring", "open", "suspended", "medium", "stale", "reduce"),
     "danger": ("disabled", "revoked", "denied", "deny", "failed", "expired", "orphaned", "high", "critical", "error"),
-    "muted": ("departed", "closed", "draft", "retired", "none", "unknown"),
+    "muted": ("departed", "closed", "draft", "retired", "none", "unknown", "withdrawn"),
 }
 _TONE_OF = {status: tone for tone, statuses in STATUS_TONES.items() for status in statuses}
 

@@ -37,6 +37,7 @@ __all__ = [
     "Rule",
     "asked",
     "candidate",
+    "caps_for",
     "changed",
     "pin",
     "rule_for",
@@ -120,6 +121,20 @@ def rule_for(identity: Identity, pairs: list[tuple[Tool, str]], scope: dict) -> 
         rule=strictest,
         approver_group_id=strictest.approver_group_id if strictest else None,
     )
+
+
+def caps_for(identity: Identity, pairs: list[tuple[Tool, str]]) -> dict[tuple[int, str], tuple[int, int, bool]]:
+    """For each (tool, action) alone: (duration cap, approvals needed, auto-approved), the rules read once — what
+    the request form shows beside each choice (a request takes the strictest of its scopes', see rule_for)."""
+    enabled = list(ApprovalRule.objects.filter(enabled=True).order_by("priority"))
+    found = {}
+    for tool, action in pairs:
+        rule = next((r for r in enabled if _matches(r, identity, tool, action)), None)
+        if rule is None:
+            found[tool.pk, action] = (DEFAULT_RULE_SECONDS, 1, False)
+        else:
+            found[tool.pk, action] = (rule.max_duration_seconds, rule.approvals_needed, rule.auto_approve)
+    return found
 
 
 def current_aup(identity: Identity) -> AcceptableUse | None:

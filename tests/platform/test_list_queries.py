@@ -25,6 +25,7 @@ from agentiam.permissions import Role
 from identities.views.imports import RECENT as RECENT_IMPORTS
 from identities.views.people import PAGE_SIZE as PEOPLE_PAGE_SIZE
 from identities.views.registry.lookup import MAX_MATCHES
+from reviews.views.inbox import INBOX_PAGE
 from tests import factories as f
 from tests.platform.test_permissions_declared import endpoints
 
@@ -132,6 +133,21 @@ def elevation_request(cast, reader):
     return made
 
 
+def cards(response) -> int:
+    return response.content.decode().count("data-request-card")
+
+
+def pending_request(cast, reader):
+    """A pending request for write on a new owned agent, routed to the owner's manager, with what the inbox
+    shows beside it: standing access, a past request, a recent decision."""
+    identity = owned(cast)
+    f.AcceptableUseFactory(identity=identity)
+    f.EntitlementFactory(identity=identity, granted_by=cast.identity_owner)
+    f.PolicyDecisionFactory(identity=identity)
+    f.ElevationRequestFactory(identity=identity, requested_by=cast.identity_owner, state="withdrawn")
+    return f.ElevationRequestFactory(identity=identity, requested_by=cast.identity_owner)
+
+
 REGISTRY_READERS = ("auditor", OWNER)
 LISTED = {"q": "listed-"}
 TEST_ACTIONS = {"action": "test.listed."}
@@ -195,6 +211,13 @@ LIST_ROUTES: dict[str, ListRoute] = {
     "api:policy-list": ListRoute(lambda cast, reader: f.PolicyVersionFactory(author=reader)),
     # --- reviews ------------------------------------------------------------------------------------------------
     "api:elevation-request-list": ListRoute(elevation_request, readers=("auditor", OWNER, "manager")),
+    # --- elevation requests ---------------------------------------------------------------------------------
+    "reviews:inbox": ListRoute(pending_request, readers=("manager",), many=INBOX_PAGE, most=30, rows=cards),
+    "reviews:history": ListRoute(
+        lambda cast, reader: f.ElevationRequestFactory(identity=owned(cast), requested_by=cast.identity_owner),
+        readers=("auditor", OWNER, "manager"),
+        most=20,  # a manager's navigation counts their inbox: routing's facts, read set-wise
+    ),
     # --- the audit trail (other tests' entries may stay: the list is narrowed to this test's actions) --------------
     "audit:entries": ListRoute(
         lambda cast, reader: f.AuditEntryFactory(action=f"test.listed.{serial()}"),
