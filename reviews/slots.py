@@ -31,5 +31,5 @@ def identity_elevation(request, identity) -> dict | None:
     }
 
 
-slots.register(slots.Slot("identity_detail", "elevation", "reviews/_identity_panel.html", identity_elevation,
+slots.register(slots.Slot("identity_detail", "elevation_requests", "reviews/_identity_panel.html", identity_elevation,
                             order=10))  # fmt: skip
