@@ -8,7 +8,13 @@ class ReviewsConfig(AppConfig):
     def ready(self):
         # The digest's outbox channel, the insight on the dashboard and the identity page, the inbox's work item
         # and the identity page's request panel: each registers with agentiam's registries.
-        from reviews import insight, notifications, slots, worklist  # noqa: F401
+        from reviews import (  # noqa: F401
+            insight,
+            notifications,
+            slots,
+            slots_calls,
+            worklist,
+        )
         from reviews.services import breakglass
         from reviews.views import breakglass as _pages  # noqa: F401  (its identity_detail slot)
 

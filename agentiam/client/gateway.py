@@ -144,6 +144,8 @@ class Gateway(_LoopbackServer):
                 "detail": ERR_UPSTREAM_DECIDE.format(status=status, detail=detail),
             }
         decision = {"decision": answer["decision"], "reasons": answer["reasons"], "decision_id": answer["decision_id"]}
+        if isinstance(answer.get("context"), dict):  # a per-call access request: the agent asks again later
+            decision["context"] = answer["context"]
         if answer["decision"] != "allow":
             return 403, {"error": "denied", **decision}
         try:

@@ -1,5 +1,6 @@
 """/api/v1/runtime-config/…: the runtime's trust configuration over the API. The see-everything roles
-read; administrators create and disable (POST …/{id}/disable/), through the same services as the pages."""
+read; administrators create and disable (POST …/{id}/disable/), through the same services as the pages
+(per-call approval settings: security analysts too)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,16 @@ from agentiam.api.routers import router
 from agentiam.permissions import RolePermission
 from identities.runtime import serializers as s
 from identities.runtime import services
-from identities.runtime.models import AssertionKey, DelegationRule, Gateway, OidcIssuer, ProvenanceRule, TrustBundle
-from identities.runtime.roles import CONFIG_READERS, CONFIG_WRITERS
+from identities.runtime.models import (
+    AssertionKey,
+    DelegationRule,
+    Gateway,
+    OidcIssuer,
+    PerCallMode,
+    ProvenanceRule,
+    TrustBundle,
+)
+from identities.runtime.roles import CONFIG_READERS, CONFIG_WRITERS, PER_CALL_WRITERS
 
 
 class ConfigViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
@@ -144,12 +153,25 @@ class DelegationRuleViewSet(ConfigViewSet):
         )  # fmt: skip
 
 
+@_documented("per-call approval settings")
+class PerCallModeViewSet(ConfigViewSet):
+    """Identities or risk tiers whose every write, admin or execute call needs a person's approval first.
+    Administrators and security analysts turn it on (never for an identity they own) and off."""
+
+    queryset = PerCallMode.objects.all()
+    serializer_class = s.PerCallModeSerializer
+    write_roles = PER_CALL_WRITERS
+    related = ("identity",)
+    create_service = services.per_call_mode_create
+
+
 router.register("runtime-config/gateways", GatewayViewSet, basename="runtime-gateway")
 router.register("runtime-config/trust-bundles", TrustBundleViewSet, basename="runtime-trust-bundle")
 router.register("runtime-config/oidc-issuers", OidcIssuerViewSet, basename="runtime-oidc-issuer")
 router.register("runtime-config/assertion-keys", AssertionKeyViewSet, basename="runtime-assertion-key")
 router.register("runtime-config/provenance-rules", ProvenanceRuleViewSet, basename="runtime-provenance-rule")
 router.register("runtime-config/delegation-rules", DelegationRuleViewSet, basename="runtime-delegation-rule")
+router.register("runtime-config/per-call-approval", PerCallModeViewSet, basename="runtime-per-call-approval")
 
 # Policy versions (/api/v1/policies/…) live in their own module; importing it registers them.
 from identities.runtime import api_policies  # noqa: E402, F401

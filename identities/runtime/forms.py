@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from agentiam.permissions import Role
-from identities.models import Environment, Identity, IdentityStatus
+from identities.models import Environment, Identity, IdentityStatus, RiskTier
 from identities.runtime.models.config import MAX_PROOF_LIFETIME, MIN_PROOF_LIFETIME, AssertionAlgorithm, IdentityField
 from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
 
@@ -127,3 +127,15 @@ class DelegationRuleForm(forms.Form):
 
 class DisableForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), help_text="Recorded in the audit trail.")
+
+
+class PerCallModeForm(forms.Form):
+    identity = identity_field("Identity", "Re-authorise each write, admin or execute call of this identity…")
+    risk_tier = forms.ChoiceField(
+        choices=[("", "—"), *RiskTier.choices], required=False, help_text="…or of every identity of this risk tier."
+    )
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["identity"].required = False

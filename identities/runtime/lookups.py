@@ -1,7 +1,8 @@
 """Everything a decision (or an introspection) reads, in one SQL round trip: a CTE that returns one JSON
 document with the calling gateway, the presented tokens with their revocation and signing-key state, the
-identities and their live ownership and acceptable use, the tools, the entitlements that could cover the
-calls, their grants and exceptions, the tokens' tasks, and the active policy version.
+identities with their live ownership and acceptable use and whether per-call re-authorisation gates them, the
+tools, the entitlements that could cover the calls, their grants and exceptions, the tokens' tasks, and the
+active policy version.
 
 Nothing here is cached across requests: revocation, suspension, a task's end and a grant's end are read at
 the moment of the decision. Times come back as epoch seconds (cheap to turn into datetimes).
@@ -37,7 +38,11 @@ WITH gw AS (
                SELECT 1 FROM identities_ownership o JOIN auth_user u ON u.id = o.person_id
                WHERE o.identity_id = i.id AND o.role = 'accountable' AND u.is_active
                  AND o.valid_from <= %(now)s AND (o.valid_to IS NULL OR o.valid_to > %(now)s)
-           ) AS owners_active
+           ) AS owners_active,
+           EXISTS (
+               SELECT 1 FROM runtime_percallmode m
+               WHERE m.disabled_at IS NULL AND (m.identity_id = i.id OR m.risk_tier = i.risk_tier)
+           ) AS per_call
     FROM identities_identity i
     WHERE i.id IN (SELECT identity_id FROM tok UNION SELECT actor_id FROM tok)
 ), aup AS (

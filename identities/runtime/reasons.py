@@ -13,6 +13,8 @@ IDENTITY_NOT_ACTIVE = "identity-not-active"
 ACTOR_NOT_ACTIVE = "actor-not-active"
 TOOL_UNKNOWN = "tool-unknown"
 NO_ACTIVE_POLICY = "no-active-policy"
+CALL_NEEDS_APPROVAL = "deny-call-needs-approval"
+CALL_APPROVED = "allow-call-approved"
 
 RUNTIME_REASONS = {
     TOKEN_INVALID: "The token is not an AgentIAM access token, or its signature does not verify.",
@@ -23,6 +25,10 @@ RUNTIME_REASONS = {
     ACTOR_NOT_ACTIVE: "The agent acting for this identity (the token's act) is no longer active.",
     TOOL_UNKNOWN: "No tool with this key is registered, so no entitlement can cover it.",
     NO_ACTIVE_POLICY: "No policy version is active; every call is denied until one is.",
+    CALL_NEEDS_APPROVAL: "Per-call re-authorisation: this write, admin or execute call needs a person's approval "
+    "first; the answer carries the access request to approve, and the agent asks again after Retry-After.",
+    CALL_APPROVED: "Per-call re-authorisation: a person approved exactly this call (same task, tool, action and "
+    "resource) within the last 5 minutes; the approval is now used up.",
 }
 
 # Checks repeated after the policy, so a lax draft cannot let these through; each names the baseline rule

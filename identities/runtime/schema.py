@@ -86,10 +86,42 @@ class DecideRequest(serializers.Serializer):
     context = DecideContext(required=False)
 
 
+class AccessRequestContext(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The per-call access request (the same one while it is pending).")
+    state = serializers.ChoiceField(choices=["pending"])
+    endpoint = serializers.URLField(help_text="GET it with the gateway credential to see where it stands.")
+    form_url = serializers.URLField(help_text="Where a person approves or denies it in the browser.")
+    expires_at = serializers.DateTimeField(help_text="It lapses unanswered then; the next call asks again.")
+    retry_after = serializers.IntegerField(help_text="Seconds to wait before asking again (also Retry-After).")
+
+
+class DecideContext(serializers.Serializer):
+    evaluation_id = serializers.UUIDField(help_text="This decision's id.")
+    access_request = AccessRequestContext()
+
+
 class DecideAnswer(serializers.Serializer):
     decision = serializers.ChoiceField(choices=["allow", "deny"])
     reasons = serializers.ListField(child=serializers.CharField(), help_text="Rule ids (and runtime checks).")
     decision_id = serializers.UUIDField()
+    context = DecideContext(
+        required=False,
+        help_text="Only on a per-call re-authorisation deny (after the AuthZEN Access Request and Approval draft).",
+    )
+
+
+class AccessRequestAnswer(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.ChoiceField(choices=["pending", "approved", "denied", "used", "lapsed"])
+    tool = serializers.CharField()
+    action = serializers.CharField()
+    evaluation_id = serializers.UUIDField()
+    expires_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
+    valid_until = serializers.DateTimeField(
+        allow_null=True, help_text="An approval allows one matching call until then."
+    )
+    retry_after = serializers.IntegerField(required=False)
 
 
 class DecideBatchAnswer(serializers.Serializer):

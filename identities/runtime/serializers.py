@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from identities.models import Environment, Identity
+from identities.models import Environment, Identity, RiskTier
 from identities.runtime.models import (
     AssertionAlgorithm,
     AssertionKey,
@@ -13,6 +13,7 @@ from identities.runtime.models import (
     Gateway,
     IdentityField,
     OidcIssuer,
+    PerCallMode,
     ProvenanceRule,
     TrustBundle,
 )
@@ -107,6 +108,17 @@ class DelegationRuleSerializer(ConfigSerializer):
         model = DelegationRule
         fields = [*COMMON, "actor", "subject"]
         read_only_fields = READ_ONLY
+
+
+class PerCallModeSerializer(ConfigSerializer):
+    identity = identity_ref(required=False, allow_null=True)
+    risk_tier = serializers.ChoiceField(choices=RiskTier.choices, required=False, allow_blank=True)
+
+    class Meta:
+        model = PerCallMode
+        fields = [*COMMON, "identity", "risk_tier"]
+        read_only_fields = READ_ONLY
+        validators = []  # one enabled row per identity or tier: the service says so, naming the field
 
 
 class DisableSerializer(serializers.Serializer):

@@ -3,7 +3,7 @@
 from django.urls import path
 
 from agentiam.navigation import NavEntry, register
-from identities.runtime.views import config, decisions, policies
+from identities.runtime.views import config, decisions, percall, policies
 
 app_name = "runtime"
 urlpatterns = [
@@ -18,6 +18,9 @@ urlpatterns = [
     path("policies/<uuid:uuid>/simulate/", policies.policy_simulate, name="policy-simulate"),
     path("policies/<uuid:uuid>/activate/", policies.policy_activate, name="policy-activate"),
     path("gateways/<uuid:uuid>/rotate/", config.gateway_rotate, name="gateway_rotate"),
+    path(f"{percall.SLUG}/", percall.mode_list, name=percall.SLUG),
+    path(f"{percall.SLUG}/new/", percall.mode_create, name=f"{percall.SLUG}-new"),
+    path(f"{percall.SLUG}/<uuid:uuid>/disable/", percall.mode_disable, name=f"{percall.SLUG}-disable"),
 ]
 for slug in config.KINDS:
     urlpatterns += [
@@ -30,3 +33,5 @@ register(NavEntry("Runtime", "Decision log", "runtime:decisions", decisions.DECI
 register(NavEntry("Runtime", "Policies", "runtime:policies", policies.POLICY_READERS))
 for slug, kind in config.KINDS.items():
     register(NavEntry("Runtime", kind.title, f"runtime:{slug}", config.CONFIG_READERS))
+# Per-call approval settings have no navigation entry of their own (issue 10 allows one per role, the
+# inbox's): the per-call approvals page links to them.

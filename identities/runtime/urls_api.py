@@ -9,5 +9,6 @@ urlpatterns = [
     path("token", machine.token, name="token"),
     path("decide", machine.decide, name="decide"),
     path("introspect", machine.introspect, name="introspect"),
+    path("access-requests/<uuid:request_id>", machine.access_request, name="access-request"),
     path("tasks/<uuid:task_id>/complete", tasks.TaskCompleteView.as_view(), name="task-complete"),
 ]

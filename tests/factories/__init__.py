@@ -34,10 +34,12 @@ from tests.factories.reviews import (
 )
 from tests.factories.runtime import (
     AssertionKeyFactory,
+    CallAuthorisationFactory,
     DelegationRuleFactory,
     GatewayFactory,
     IssuedTokenFactory,
     OidcIssuerFactory,
+    PerCallModeFactory,
     PolicyDecisionFactory,
     PolicyVersionFactory,
     ProvenanceRuleFactory,
@@ -54,6 +56,7 @@ __all__ = [
     "AssertionKeyFactory",
     "AuditEntryFactory",
     "BreakGlassFactory",
+    "CallAuthorisationFactory",
     "CredentialFactory",
     "DelegationFactory",
     "DelegationRuleFactory",
@@ -70,6 +73,7 @@ __all__ = [
     "JitEntitlementFactory",
     "OidcIssuerFactory",
     "OwnershipFactory",
+    "PerCallModeFactory",
     "PersonFactory",
     "PolicyDecisionFactory",
     "PolicyVersionFactory",

@@ -17,7 +17,7 @@ from jwt.algorithms import OKPAlgorithm
 from identities.runtime.credentials import new_gateway_credential
 from identities.runtime.decision_ids import uuid7
 from identities.runtime.models import PolicyVersion
-from tests.factories.registry import IdentityFactory
+from tests.factories.registry import IdentityFactory, ToolFactory
 
 
 def _now():
@@ -99,6 +99,33 @@ class DelegationRuleFactory(factory.django.DjangoModelFactory):
 
     actor = factory.SubFactory(IdentityFactory)
     subject = factory.SubFactory(IdentityFactory)
+
+
+class PerCallModeFactory(factory.django.DjangoModelFactory):
+    """Per-call re-authorisation on for a new identity (or pass risk_tier=… and identity=None)."""
+
+    class Meta:
+        model = "runtime.PerCallMode"
+
+    identity = factory.SubFactory(IdentityFactory)
+
+
+class CallAuthorisationFactory(factory.django.DjangoModelFactory):
+    """A pending per-call access request: a write on a new tool through a new gateway."""
+
+    class Meta:
+        model = "runtime.CallAuthorisation"
+
+    identity = factory.SubFactory(IdentityFactory)
+    gateway = factory.SubFactory(GatewayFactory)
+    tool = factory.SubFactory(ToolFactory, actions=["read", "write"])
+    tool_key = factory.SelfAttribute("tool.key")
+    action = "write"
+    resource = factory.LazyFunction(lambda: {"repo": "acme/api"})
+    resource_digest = factory.Sequence(lambda n: f"{n:064x}")
+    evaluation_id = factory.LazyFunction(lambda: uuid7(timezone.now()))
+    requested_at = factory.LazyFunction(_now)
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(minutes=10))
 
 
 def _next_policy_number() -> int:

@@ -239,9 +239,21 @@ RUNTIME_CONFIG = [
     ("assertion-keys", "assertion-key", f.AssertionKeyFactory),
     ("provenance-rules", "provenance-rule", f.ProvenanceRuleFactory),
     ("delegation-rules", "delegation-rule", f.DelegationRuleFactory),
+    ("per-call-approval", "per-call-approval", f.PerCallModeFactory),
 ]
 for page, api, factory in RUNTIME_CONFIG:
     LIST_ROUTES[f"runtime:{page}"] = LIST_ROUTES[f"api:runtime-{api}-list"] = ListRoute(config(factory))
+
+
+def call_cards(response) -> int:
+    return response.content.decode().count('<article class="panel" id="call-')
+
+
+# Per-call approvals waiting for the manager: calls of identities their report owns.
+LIST_ROUTES["reviews_calls:list"] = ListRoute(
+    lambda cast, reader: f.CallAuthorisationFactory(identity=owned(cast)), readers=("manager", "auditor"),
+    rows=call_cards,
+)  # fmt: skip
 
 # Routes without URL parameters that are not lists, and why.
 NOT_LISTS = {
@@ -269,6 +281,7 @@ NOT_LISTS = {
     "runtime:assertion-keys-new": "a form",
     "runtime:provenance-rules-new": "a form",
     "runtime:delegation-rules-new": "a form",
+    "runtime:per-call-approval-new": "a form",
     "runtime_api:token": "the token service (POST)",
     "runtime_api:decide": "a decision (POST)",
     "runtime_api:introspect": "introspection (POST)",

@@ -23,11 +23,13 @@ from identities.runtime.models import (
     DelegationRule,
     Gateway,
     OidcIssuer,
+    PerCallMode,
     ProvenanceRule,
     TrustBundle,
 )
 from identities.runtime.models.config import ERR_PROOF_LIFETIME, MAX_PROOF_LIFETIME, MIN_PROOF_LIFETIME
 from identities.runtime.proofs import DEFAULT_MAX_LIFETIME
+from identities.runtime.services.percall import require_mode_disabler
 from identities.services.identity import Right, require
 from identities.spiffe import InvalidSpiffeId, parse_spiffe_id
 
@@ -315,6 +317,7 @@ AUDIT_NAMES = {
     AssertionKey: "assertion_key",
     ProvenanceRule: "provenance_rule",
     DelegationRule: "delegation_rule",
+    PerCallMode: "per_call_mode",
 }
 
 
@@ -327,6 +330,8 @@ def config_disable(*, row, actor, reason: str, request=None):
         require(Right.ADMINISTER, row.identity, actor)
     elif isinstance(row, DelegationRule):
         require(Right.ADMINISTER, row.actor, actor)
+    elif isinstance(row, PerCallMode):
+        require_mode_disabler(actor, row)
     else:
         _require_admin(actor)
     if not reason.strip():

@@ -36,6 +36,7 @@ from identities.runtime.policy import (
     TokenSnapshot,
     ToolSnapshot,
 )
+from identities.runtime.services import percall
 from identities.scope import glob_match
 
 HIGH_RISK_RULE = "deny-standing-privileged-high-risk"  # what a RiskException accepts
@@ -61,9 +62,17 @@ class Answer:
     allow: bool
     reasons: list[str]
     decision_id: str
+    context: dict[str, Any] | None = None  # a gated call's access request (AuthZEN-like), else nothing
+
+    @property
+    def retry_after(self) -> int | None:
+        return self.context["access_request"]["retry_after"] if self.context else None
 
     def as_json(self) -> dict[str, Any]:
-        return {"decision": "allow" if self.allow else "deny", "reasons": self.reasons, "decision_id": self.decision_id}
+        body = {"decision": "allow" if self.allow else "deny", "reasons": self.reasons, "decision_id": self.decision_id}
+        if self.context is not None:
+            body["context"] = self.context
+        return body
 
 
 @dataclass
@@ -75,6 +84,7 @@ class _Item:
     allow: bool = False
     reasons: list[str] = field(default_factory=list)
     evaluated: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] | None = None
 
 
 def _authenticate(credential: str | None, data: Lookup) -> dict[str, Any]:
@@ -299,8 +309,40 @@ def decide(*, credential: str | None, calls: list[Call], started: float | None =
         _prepare(item, token, data, gateway, snaps, now)
     policy_id = _evaluate(items, data, now)
     ids = [uuid7(now) for _ in items]
-    _log(items, ids, gateway["id"], policy_id, now, started)
-    return [Answer(item.allow, item.reasons, str(decision_id)) for item, decision_id in zip(items, ids, strict=True)]
+    gated = [
+        (item, i)
+        for item, i in zip(items, ids, strict=True)
+        if item.allow and percall.gated(item.identity, item.call.action)
+    ]
+    if gated:
+        # An approval used and the decision it allowed commit together (or neither does).
+        with transaction.atomic():
+            for item, decision_id in gated:
+                _reauthorise(item, decision_id, data, gateway, now)
+            _log(items, ids, gateway["id"], policy_id, now, started)
+    else:
+        _log(items, ids, gateway["id"], policy_id, now, started)
+    return [
+        Answer(item.allow, item.reasons, str(decision_id), item.context)
+        for item, decision_id in zip(items, ids, strict=True)
+    ]
+
+
+def _reauthorise(item: _Item, decision_id, data: Lookup, gateway: dict[str, Any], now: datetime) -> None:
+    """A call the policy allowed, of an identity in per-call mode: allowed only by consuming an approval of
+    exactly this call; otherwise denied with the access request to approve (the same one while pending)."""
+    token, call = item.token, item.call
+    settled = percall.settle(
+        identity_id=token["identity_id"], actor_id=token["actor_id"], task_id=token["task_id"],
+        gateway_id=gateway["id"], tool_id=data.tools[call.tool]["id"], tool_key=call.tool, action=call.action,
+        resource=call.resource, decision_id=decision_id, now=now,
+    )  # fmt: skip
+    item.evaluated = {**item.evaluated, "per_call": {"authorisation": settled.authorisation, "used": settled.consumed}}
+    if settled.consumed:
+        item.reasons = [*item.reasons, reasons.CALL_APPROVED]
+        return
+    item.allow, item.reasons = False, [reasons.CALL_NEEDS_APPROVAL]
+    item.context = settled.context(str(decision_id))
 
 
 def introspect(*, credential: str | None, token: str) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
 from agentiam import jsonsafe, refusals
@@ -22,6 +22,7 @@ from agentiam.permissions import public
 from identities.runtime import schema
 from identities.runtime.credentials import bearer, gateway_prefix
 from identities.runtime.middleware import fast_path
+from identities.runtime.services import access_requests
 from identities.runtime.services import decide as decisions
 from identities.runtime.services.exchange import ISSUED_TOKEN_TYPE, ExchangeError, ExchangeRequest, token_exchange
 
@@ -224,7 +225,39 @@ def decide(request: HttpRequest):
         return _unauthenticated(request, str(error))
     if isinstance(body, list):
         return JsonResponse({"decisions": [answer.as_json() for answer in answers]})
-    return JsonResponse(answers[0].as_json())
+    response = JsonResponse(answers[0].as_json())
+    if answers[0].retry_after is not None:  # a per-call access request is pending: poll, never hold on
+        response["Retry-After"] = str(answers[0].retry_after)
+    return response
+
+
+@lean_endpoint(
+    get=extend_schema(
+        operation_id="runtime_access_request",
+        summary="Where a per-call access request stands (the endpoint a deny's context.access_request names)",
+        tags=["runtime"],
+        responses={200: schema.AccessRequestAnswer, 404: OpenApiResponse(description="Unknown for this gateway.")},
+        description="Pending answers carry retry_after (and a Retry-After header): ask again then, or re-send "
+        "the decide request once approved. Only the gateway the call came through sees the request.",
+    )
+)
+@fast_path
+@public
+@require_GET
+def access_request(request: HttpRequest, request_id):
+    credential = _credential(request)
+    if credential is None:
+        return _unauthenticated(request, ERR_NO_CREDENTIAL)
+    try:
+        answer = access_requests.access_request_status(credential=credential, request_id=request_id)
+    except decisions.GatewayUnauthenticated as error:
+        return _unauthenticated(request, str(error))
+    if answer is None:
+        return error_response(404, "not_found", "No such access request for this gateway.")
+    response = JsonResponse(answer, headers=NO_STORE)
+    if "retry_after" in answer:
+        response["Retry-After"] = str(answer["retry_after"])
+    return response
 
 
 @lean_endpoint(
@@ -262,5 +295,5 @@ def introspect(request: HttpRequest):
     return JsonResponse(answer, headers=NO_STORE)
 
 
-for _view in (decide, introspect):
+for _view in (decide, introspect, access_request):
     _view.cls.authentication_classes = [schema.GatewayCredentialAuthentication]
