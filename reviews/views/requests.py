@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -18,6 +19,7 @@ from reviews.forms import ASK_ALIASES, DecideForm, RequestForm, WithdrawForm, mi
 from reviews.inbox_queries import deciding_ids, requests_visible_to
 from reviews.models import RequestState
 from reviews.services import facts
+from reviews.services.requests import ERR_NOT_REQUESTER
 from reviews.views.reading import briefs, with_people
 
 MAX_OPTIONS = 200
@@ -109,6 +111,8 @@ def request_detail(request, uuid):
 def request_withdraw(request, uuid):
     """The requester takes back a pending request, after a confirmation."""
     elevation_request = request_or_404(request, uuid)
+    if elevation_request.requested_by_id != request.user.pk:  # seeing it is not enough: only the requester
+        raise PermissionDenied(ERR_NOT_REQUESTER)
 
     def withdrawn(found):
         messages.success(request, "Withdrawn: nobody will be asked to decide it.")
