@@ -24,13 +24,18 @@ BREAK_GLASS_MAX_SECONDS = 3600  # the ceiling; REVIEWS_BREAK_GLASS_MAX_SECONDS m
 
 
 # Closing is what separation of duties is about: the closer is neither the person who broke the glass nor a
-# current owner of the identity; a closed record never changes again.
+# current owner of the identity; a closed record never changes again, but for a later break-glass marking it
+# superseded (once) when its grant is over.
 BREAK_GLASS_CLOSE = pgtrigger.Trigger(
     name="reviews_breakglass_closer",
     operation=pgtrigger.Update,
     when=pgtrigger.Before,
     func="""
-        IF OLD.closed_at IS NOT NULL THEN
+        IF OLD.superseded_at IS NOT NULL AND NEW.superseded_at IS DISTINCT FROM OLD.superseded_at THEN
+            RAISE EXCEPTION 'a superseded break-glass stays superseded' USING ERRCODE = '23514';
+        END IF;
+        IF OLD.closed_at IS NOT NULL
+           AND (to_jsonb(NEW) - 'superseded_at') IS DISTINCT FROM (to_jsonb(OLD) - 'superseded_at') THEN
             RAISE EXCEPTION 'a closed break-glass review never changes' USING ERRCODE = '23514';
         END IF;
         IF NEW.closed_by_id IS NOT NULL AND EXISTS (

@@ -30,18 +30,14 @@ HARD_GUARDED = {
     "audit_signingkey": "columns+trigger",
     "identities_entitlement": "columns+trigger",
     "runtime_policyversion": "trigger",
+    # reviews' and per-call records (tests/platform/test_db_hard_guards_reviews.py)
+    "reviews_elevationrequest": "trigger",
+    "reviews_breakglass": "trigger",
+    "reviews_approvalrulechange": "trigger",
+    "runtime_callauthorisation": "trigger",
 }
 # Left to pgtrigger alone, and why that is enough (or not ours to change here).
-SOFT_ONLY = {
-    "reviews_elevationrequest": "state machine of a request; its grant is what security relies on, and "
-    "grants/entitlements are guarded (reviews owns its migrations)",
-    "reviews_approvalrulechange": "a proposed rule change's record once applied (the rules themselves are "
-    "ordinary rows); reviews owns its migrations",
-    "runtime_callauthorisation": "per-call approvals: the trigger repeats reviews' separation of duties and keeps "
-    "the state forward; not yet held against the app role (issue 10 item 6 landed without it: a follow-up)",
-    "reviews_breakglass": "an emergency self-grant's review record; the entitlements it made are guarded "
-    "(reviews owns its migrations)",
-}
+SOFT_ONLY: dict[str, str] = {}
 REFUSAL = r"permission denied|never|immutable|only|retired"
 REFUSED = (psycopg.errors.InsufficientPrivilege, psycopg.errors.RaiseException)
 
