@@ -214,3 +214,16 @@ def test_the_escalation_runs_as_celery_runs_it(estate, settings):
     assert escalate_break_glass.apply().get() == 1
     row.refresh_from_db()
     assert row.escalated_at is not None and overdue(row)
+
+
+@pytest.mark.django_db
+def test_a_new_break_glass_follows_one_whose_review_was_already_closed(estate):
+    """The usual order — break the glass, the grant ends, someone closes the review — must not block the
+    next emergency on the same identity (the closed record is only marked superseded)."""
+    first = start(estate)
+    grant_end(grant=first.grant, actor=estate.cast.security_analyst, reason="fixed")
+    break_glass_close(break_glass=first, actor=estate.cast.security_analyst, note="justified: outage")
+    second = start(estate, task="incident-43")
+    first.refresh_from_db()
+    assert first.superseded_at is not None and first.close_note == "justified: outage"
+    assert second.superseded_at is None
