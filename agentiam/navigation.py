@@ -20,6 +20,11 @@ class NavEntry:
     # see the entry. Its element id is `nav-count-<key>`, so an htmx answer can update it out of band.
     count: Callable[[object], int] | None = None
     key: str = ""
+    # Entries of one area are tabs of the same pages (each page links to the others): a person is shown one
+    # way in (the entry for their roles) and may open the area's other tabs from there. Hidden ⇔ forbidden
+    # holds per area: tests/browser/test_roles.py checks that a tab opened without its entry is linked from
+    # a page the person is shown.
+    area: str = ""
 
 
 NAV: list[NavEntry] = [

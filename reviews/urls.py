@@ -21,5 +21,6 @@ urlpatterns = [
 # One entry per role: managers decide from the inbox (history is a tab of it); owners and the reading roles
 # read the history.
 register(NavEntry("Access", "Elevation inbox", "reviews:inbox", frozenset({Role.MANAGER}), count=inbox.pending_count,
-                  key="elevation-inbox"))  # fmt: skip
-register(NavEntry("Access", "Elevation requests", "reviews:history", frozenset({Role.IDENTITY_OWNER, *SEE_EVERYTHING})))
+                  key="elevation-inbox", area="elevation"))  # fmt: skip
+register(NavEntry("Access", "Elevation requests", "reviews:history", frozenset({Role.IDENTITY_OWNER, *SEE_EVERYTHING}),
+                  area="elevation"))  # fmt: skip

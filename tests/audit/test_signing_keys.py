@@ -160,15 +160,15 @@ def test_marking_a_key_compromised_needs_an_active_key():
 
 def test_the_database_keeps_keys_forever_and_their_status_moving_forward_only(signing_keys):
     key = active_key(Purpose.EVIDENCE)
-    with pytest.raises(ProgrammingError, match="Cannot delete rows"), transaction.atomic():
+    with pytest.raises(ProgrammingError, match="Cannot delete rows|never deleted"), transaction.atomic():
         SigningKey.objects.filter(pk=key.pk).delete()
-    with pytest.raises(ProgrammingError, match="Cannot update rows"), transaction.atomic():
+    with pytest.raises(ProgrammingError, match="Cannot update rows|never change|only moves|forward"), transaction.atomic():
         SigningKey.objects.filter(pk=key.pk).update(public_key=keys.new_key_material("evidence")["public_key"])
     _call("rotate_signing_key", "evidence")
-    with pytest.raises(ProgrammingError, match="Cannot update rows"), transaction.atomic():
+    with pytest.raises(ProgrammingError, match="Cannot update rows|never change|only moves|forward"), transaction.atomic():
         SigningKey.objects.filter(pk=key.pk).update(status="active")
     SigningKey.objects.filter(pk=key.pk).update(status="compromised")  # found leaked after retirement: allowed
-    with pytest.raises(ProgrammingError, match="Cannot update rows"), transaction.atomic():
+    with pytest.raises(ProgrammingError, match="Cannot update rows|never change|only moves|forward"), transaction.atomic():
         SigningKey.objects.filter(pk=key.pk).update(status="retired")
 
 
