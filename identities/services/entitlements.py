@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from agentiam.errors import Conflict, invalid
+from audit import actors
 from audit.trail import audit_record
 from identities.models import (
     Action,
@@ -94,10 +95,15 @@ def entitlement_grant(
     source: str = EntitlementSource.MANUAL,
     external_id: str | None = None,
     request=None,
+    certified: str | None = None,
 ) -> Entitlement:
     """Grant standing access, following "who grants what": owners grant read on identities they own;
     write/admin/execute needs an administrator who does not own the identity, and on a high or critical
-    identity (by the tier it would have after this grant) an exception accepted in the same step."""
+    identity (by the tier it would have after this grant) an exception accepted in the same step.
+
+    `certified` is only for the narrower **read** entitlement of an access review's reduce decision, granted by
+    the replacement (`_entitlement_replace`): the reviewer's authority was the campaign's. Privileged access is
+    never granted on a review's authority."""
     identity = Identity.objects.select_for_update().get(pk=identity.pk)
     if identity.status != IdentityStatus.ACTIVE:
         raise Conflict(ERR_IDENTITY_NOT_ACTIVE)
@@ -109,7 +115,8 @@ def entitlement_grant(
         raise invalid("scope", str(error)) from None
     if expires_at is not None and expires_at <= timezone.now():
         raise invalid("expires_at", ERR_EXPIRES_PAST)
-    require(Right.GRANT_READ if action == Action.READ else Right.GRANT_PRIVILEGED, identity, actor)
+    if certified is None or action != Action.READ:
+        require(Right.GRANT_READ if action == Action.READ else Right.GRANT_PRIVILEGED, identity, actor)
     needs_exception = False
     if action in (Action.WRITE, Action.ADMIN):
         tier = _tier_with(identity, StandingAccess(action, tool.production, tool.production_secrets))
@@ -128,7 +135,7 @@ def entitlement_grant(
                 scope=scope,
                 mode=EntitlementMode.STANDING,
                 source=source,
-                granted_by=actor,
+                granted_by=actors.person(actor),
                 reason=reason,
                 granted_at=now,
                 expires_at=expires_at,
@@ -156,6 +163,7 @@ def entitlement_grant(
             "expires_at": expires_at,
             "source": source,
             "exception_until": exception.valid_until if exception else None,
+            **({"certified": certified} if certified else {}),
         },
     )
     return entitlement
@@ -163,18 +171,32 @@ def entitlement_grant(
 
 @transaction.atomic
 def _entitlement_revoke(
-    *, entitlement: Entitlement, actor, reason: str, request=None, audit_extra: dict | None = None
+    *,
+    entitlement: Entitlement,
+    actor,
+    reason: str,
+    request=None,
+    audit_extra: dict | None = None,
+    certified: str | None = None,
 ) -> Entitlement:
     """Private: callers revoke with identities.runtime's entitlement_revoke, which also revokes the tokens that
-    relied on the entitlement."""
+    relied on the entitlement.
+
+    `certified` names the access-review decision that ordered the revocation (reviews' fulfilment): the
+    reviewer's authority came from the campaign's reviewer rule, checked when they decided, so the rights
+    check on the identity is not asked again (the reviewer may be a manager, or may have left since, and a
+    missed review's outcome is applied by a job). The audit entry names the decision."""
     entitlement = Entitlement.objects.select_related("identity", "tool").get(pk=entitlement.pk)
     identity = Identity.objects.select_for_update().get(pk=entitlement.identity_id)
-    require(Right.CHANGE, identity, actor)
+    if certified is None:
+        require(Right.CHANGE, identity, actor)
+    elif not certified.strip():
+        raise invalid("certified", "Name the review decision that orders the revocation.")
     if not reason.strip():
         raise invalid("reason", "A reason is required.")
     now = timezone.now()
     if not Entitlement.objects.filter(pk=entitlement.pk, revoked_at__isnull=True).update(
-        revoked_at=now, revoked_by=actor, revoke_reason=reason
+        revoked_at=now, revoked_by=actors.person(actor), revoke_reason=reason
     ):
         raise Conflict(ERR_ALREADY_REVOKED)
     entitlement.refresh_from_db()
@@ -186,7 +208,12 @@ def _entitlement_revoke(
         target=entitlement,
         request=request,
         object_label=f"{identity.name}: {entitlement.tool.key} {entitlement.action}",
-        changes={"reason": reason, "credentials_revocation_requested": credentials, **(audit_extra or {})},
+        changes={
+            "reason": reason,
+            "credentials_revocation_requested": credentials,
+            **({"certified": certified} if certified else {}),
+            **(audit_extra or {}),
+        },
     )
     return entitlement
 
@@ -201,13 +228,19 @@ def _entitlement_replace(
     reason: str,
     request=None,
     audit_extra: dict | None = None,
+    certified: str | None = None,
     **grant_kwargs,
 ) -> Entitlement:
     """Change an entitlement the only way there is: revoke it and grant a new one, in one transaction.
     Private: callers use identities.runtime's entitlement_replace (the old one's tokens are revoked)."""
     old = Entitlement.objects.select_related("identity", "tool").get(pk=entitlement.pk)
     _entitlement_revoke(
-        entitlement=old, actor=actor, reason=f"replaced: {reason}", request=request, audit_extra=audit_extra
+        entitlement=old,
+        actor=actor,
+        reason=f"replaced: {reason}",
+        request=request,
+        audit_extra=audit_extra,
+        certified=certified,
     )
     return entitlement_grant(
         identity=old.identity,
@@ -220,6 +253,7 @@ def _entitlement_replace(
         source=old.source,
         external_id=old.external_id,
         request=request,
+        certified=certified,
         **grant_kwargs,
     )
 

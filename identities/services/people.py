@@ -260,9 +260,10 @@ def person_enable(*, actor, profile: Profile, reason: str, request: HttpRequest 
     return profile
 
 
-def _role_change_checks(actor, person, role: str) -> tuple[Role, Profile]:
-    _require_administrator(actor)
-    if person.pk == actor.pk:
+def _role_change_checks(actor, person, role: str, *, certified: str | None = None) -> tuple[Role, Profile]:
+    if certified is None:
+        _require_administrator(actor)
+    if person.pk == getattr(actor, "pk", None):
         raise PermissionDenied(ROLE_SELF_CHANGE)
     try:
         role = Role(role)
@@ -289,14 +290,18 @@ def role_grant(*, actor, person, role: str, request: HttpRequest | None = None) 
 
 
 @transaction.atomic
-def role_revoke(*, actor, person, role: str, request: HttpRequest | None = None) -> Role:
-    role, profile = _role_change_checks(actor, person, role)
+def role_revoke(*, actor, person, role: str, request: HttpRequest | None = None, certified: str | None = None) -> Role:
+    """Take a role away. `certified` names the access-review decision that ordered it (a campaign over
+    AgentIAM's own privileged roles): the reviewer's authority was the campaign's, so it need not be an
+    administrator's; nobody still takes away their own role."""
+    role, profile = _role_change_checks(actor, person, role, certified=certified)
     # Read the groups directly: a disabled person has no effective roles, but may still hold some.
     if not profile.user.groups.filter(name=role.value).exists():
         raise ValidationError({"role": [ROLE_NOT_HELD.format(person=profile, role=role.label)]})
     profile.user.groups.remove(*Group.objects.filter(name=role.value))
     forget_roles(person)
-    audit_record(actor=actor, action="role.revoke", target=profile, changes={"role": role.value}, request=request)
+    changes = {"role": role.value, **({"certified": certified} if certified else {})}
+    audit_record(actor=actor, action="role.revoke", target=profile, changes=changes, request=request)
     return role
 
 

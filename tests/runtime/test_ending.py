@@ -224,3 +224,33 @@ def test_a_refused_ending_revokes_nothing(estate, jit):
     with pytest.raises(Conflict):
         runtime.grant_end(grant=grant, actor=estate.cast.security_analyst, reason="again")
     assert TokenRevocation.objects.count() == before
+
+
+# --- an access review's decision (reviews' fulfilment) ---------------------------------------------------------
+
+
+def test_a_certified_revocation_needs_no_rights_on_the_identity_and_ends_credential_and_tokens_together(estate):
+    from django.core.exceptions import PermissionDenied
+
+    from audit import actors
+    from identities.models import Credential
+    from tests.factories import CredentialFactory
+
+    entitlement = standing_read(estate)
+    credential = CredentialFactory(holders=[estate.agent], entitlements=[entitlement])
+    token = access_token()["access_token"]
+    live(estate, token)
+    with pytest.raises(PermissionDenied):  # a manager has no right to revoke, unless a review decided it
+        runtime.entitlement_revoke(entitlement=entitlement, actor=estate.cast.manager, reason="unused")
+    job = actors.job("reviews.fulfilment")
+    runtime.entitlement_revoke(entitlement=entitlement, actor=job, reason="unused", certified="review item 1234")
+    ended(estate, token)
+    entitlement.refresh_from_db()
+    assert entitlement.revoked_at is not None and entitlement.revoked_by is None
+    assert Credential.objects.get(pk=credential.pk).revocation_status == "requested"
+    entry = AuditEntry.objects.get(action="entitlement.revoke", object_id=str(entitlement.uuid))
+    assert entry.changes["certified"] == "review item 1234" and entry.changes["tokens_revoked"] == 1
+    assert entry.actor_kind == "job" and entry.actor_label == "reviews.fulfilment"
+    with pytest.raises(Exception, match="certified"):
+        runtime.entitlement_revoke(entitlement=standing_read(estate, estate.orchestrator), actor=job, reason="x",
+                                   certified=" ")  # fmt: skip

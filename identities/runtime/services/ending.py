@@ -25,6 +25,8 @@ __all__ = ["entitlement_replace", "entitlement_revoke", "grant_end", "identity_s
 def _label(actor, agent_label: str | None = None) -> str:
     if agent_label:
         return agent_label
+    if isinstance(actor, actors.Actor):
+        return actor.label
     return actor.get_username() if actor is not None else "system"
 
 
@@ -57,19 +59,32 @@ def grant_end(*, grant: Grant, actor, reason: str, request=None) -> int:
 
 
 @transaction.atomic
-def entitlement_revoke(*, entitlement: Entitlement, actor, reason: str, request=None) -> Entitlement:
+def entitlement_revoke(
+    *, entitlement: Entitlement, actor, reason: str, request=None, certified: str | None = None
+) -> Entitlement:
+    """Revoke a standing or JIT entitlement, the credentials whose last entitlement it was and every token that
+    relied on it. `certified` names the access-review decision that ordered it (reviews' fulfilment): the
+    rights check on the identity was the campaign's, made when the reviewer decided."""
     revoked = tokens_revoke_relying_on(
         entitlements=[entitlement.pk], reason=f"entitlement revoked: {reason}", actor_label=_label(actor)
     )
     return _entitlement_revoke(
-        entitlement=entitlement, actor=actor, reason=reason, request=request, audit_extra={"tokens_revoked": revoked}
+        entitlement=entitlement,
+        actor=actor,
+        reason=reason,
+        request=request,
+        audit_extra={"tokens_revoked": revoked},
+        certified=certified,
     )
 
 
 @transaction.atomic
-def entitlement_replace(*, entitlement: Entitlement, actor, reason: str, request=None, **changes) -> Entitlement:
+def entitlement_replace(
+    *, entitlement: Entitlement, actor, reason: str, request=None, certified: str | None = None, **changes
+) -> Entitlement:
     """Revoke and grant anew (`changes`: scope, expires_at and the exception fields, as the registry's
-    replacement takes them); tokens that relied on the old entitlement end, the new one may be narrower."""
+    replacement takes them); tokens that relied on the old entitlement end, the new one may be narrower.
+    `certified`: a review's reduce of a read entitlement (see entitlement_revoke)."""
     revoked = tokens_revoke_relying_on(
         entitlements=[entitlement.pk], reason=f"entitlement replaced: {reason}", actor_label=_label(actor)
     )
@@ -79,6 +94,7 @@ def entitlement_replace(*, entitlement: Entitlement, actor, reason: str, request
         reason=reason,
         request=request,
         audit_extra={"tokens_revoked": revoked},
+        certified=certified,
         **changes,
     )
 
