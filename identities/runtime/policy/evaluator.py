@@ -21,6 +21,7 @@ from identities.runtime.policy.inputs import (
     identity_entity,
     tool_entity,
 )
+from identities.runtime.policy.limits import check_policy_shape
 from identities.runtime.policy.schema import SCHEMA
 from identities.runtime.policy.snapshots import DecisionRequest
 
@@ -84,6 +85,7 @@ class PolicyEvaluator:
         with self._lock:
             if self._active is None or self._active[0] != version_id:
                 text = policy_text() if callable(policy_text) else policy_text
+                check_policy_shape(text)  # a text the native parser cannot survive never reaches it
                 self._active = (version_id, cedarpy.PolicySet.from_str(text))
 
     def decide(self, request: DecisionRequest) -> Decision:

@@ -17,6 +17,7 @@ import cedarpy
 
 from identities.runtime.policy.evaluator import interpret
 from identities.runtime.policy.inputs import evaluated_request
+from identities.runtime.policy.limits import PolicyTooComplex, check_policy_shape
 from identities.runtime.policy.schema import SCHEMA
 from identities.runtime.policy.snapshots import DecisionRequest
 
@@ -88,6 +89,10 @@ def validate(
 ) -> list[str]:
     """Every reason this policy text may not be activated; an empty list means it may."""
     try:
+        check_policy_shape(policy_text)
+    except PolicyTooComplex as error:
+        return [str(error)]
+    try:
         policies = cedarpy.PolicySet.from_str(policy_text)
     except ValueError as error:
         return [f"the policy text does not parse: {error}"]
@@ -112,11 +117,13 @@ def validate(
 
 
 def _static_policies(policy_text: str) -> dict[str, dict[str, Any]]:
+    check_policy_shape(policy_text)
     document = json.loads(cedarpy.policies_to_json_str(policy_text))
     return document.get("staticPolicies", {})
 
 
 def _annotation_errors(policy_text: str) -> list[str]:
+    check_policy_shape(policy_text)
     document = json.loads(cedarpy.policies_to_json_str(policy_text))
     # Positional ids ("policy0") follow the text's order, so "rule #n" points at the nth rule written.
     errors = [f"template {tid} is not supported; write a static rule" for tid in document.get("templates", {})]
@@ -173,6 +180,7 @@ class Flip:
 
 def replay(records: Iterable[RecordedDecision], policy_text: str, schema: str = SCHEMA) -> list[Flip]:
     """The recorded decisions whose outcome differs under `policy_text`, in the order given."""
+    check_policy_shape(policy_text)
     policies = cedarpy.PolicySet.from_str(policy_text)
     schema_handle = cedarpy.Schema.from_str(schema)
     groups: dict[str, list[RecordedDecision]] = {}

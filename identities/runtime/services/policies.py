@@ -26,6 +26,7 @@ from audit.models import AuditEntry
 from audit.trail import audit_record
 from identities.runtime.models import PolicyDecision, PolicyStatus, PolicyVersion
 from identities.runtime.policy import SYSTEM_REASONS, RecordedDecision, explanations, replay, validate
+from identities.runtime.policy.limits import PolicyTooComplex, check_policy_shape
 
 ERR_ADMIN_ONLY = "Only an administrator may change policy versions."
 ERR_NOT_DRAFT = "Only a draft can be changed or activated; this version is {status}."
@@ -94,6 +95,10 @@ def policy_draft_update(
         raise Conflict(ERR_NOT_DRAFT.format(status=version.get_status_display().lower()))
     if not policy_text.strip():
         raise invalid("policy_text", ERR_POLICY_EMPTY)
+    try:  # stored, it would kill every worker that renders, validates or simulates it
+        check_policy_shape(policy_text)
+    except PolicyTooComplex as error:
+        raise invalid("policy_text", str(error)) from None
     changed = [
         name
         for name, value in (("policy_text", policy_text), ("test_cases", test_cases), ("summary", summary))
@@ -201,6 +206,8 @@ def policy_simulate(*, version: PolicyVersion, days: int = 7, limit: int = SIMUL
         raise invalid("days", ERR_DAYS)
     try:
         rules = {**explanations(version.policy_text), **SYSTEM_REASONS}
+    except PolicyTooComplex as error:
+        raise invalid("policy_text", str(error)) from None
     except ValueError:
         raise invalid("policy_text", ERR_UNPARSABLE) from None
     since = timezone.now() - timedelta(days=days)
