@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "identities",
     "identities.runtime.apps.RuntimeConfig",
     "reviews",
+    "audit.events.apps.EventsConfig",
 ]
 
 MIDDLEWARE = [
@@ -128,6 +129,8 @@ MIDDLEWARE = [
     "agentiam.middleware.RequestGuardMiddleware",
     # The runtime's machine endpoints (token, decide, introspect) stop here: they need none of what follows.
     "identities.runtime.middleware.RuntimeFastPathMiddleware",
+    # Event ingest (POST /api/v1/events, OTLP POST /v1/traces) likewise.
+    "audit.events.middleware.IngestFastPathMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -326,6 +329,18 @@ RUNTIME_JWKS_TIMEOUT = env_int("RUNTIME_JWKS_TIMEOUT", 5, minimum=1, maximum=30)
 # Turn off behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
 RUNTIME_PREPARED_LOOKUPS = env_bool("RUNTIME_PREPARED_LOOKUPS", True)
 RUNTIME_JWKS_CA_FILE = env_str("RUNTIME_JWKS_CA_FILE", None)
+
+# --- Action events (audit/events) -------------------------------------------------------------------------
+# Days of action events kept (whole daily partitions are dropped), and days of partitions created ahead.
+EVENTS_RETENTION_DAYS = env_int("EVENTS_RETENTION_DAYS", 90, minimum=1)
+EVENTS_PARTITIONS_AHEAD = env_int("EVENTS_PARTITIONS_AHEAD", 7, minimum=1, maximum=60)
+# Most events (JSON items or OTLP spans) in one ingest request; a larger batch is 413.
+EVENTS_MAX_BATCH = env_int("EVENTS_MAX_BATCH", 5000, minimum=1, maximum=100_000)
+# How far in the future an event may start (clock skew between producers and this server), in seconds.
+EVENTS_MAX_FUTURE_SKEW = env_int("EVENTS_MAX_FUTURE_SKEW", 300, minimum=0, maximum=86_400)
+# Tool-call arguments, results and message content are stored only when this is on (they carry data such
+# as account numbers in real traces); off, they are dropped at ingest.
+EVENTS_STORE_CONTENT = env_bool("EVENTS_STORE_CONTENT", False)
 
 # --- JIT elevation (reviews/) ---------------------------------------------------------------------------------
 # A pending elevation request expires after this many seconds (approving it later is refused by the clock,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("identities.urls")),
     path("api/v1/runtime/", include("identities.runtime.urls_api")),  # token, decide, introspect, tasks
     path("api/v1/runtime/", include("reviews.urls_runtime")),  # the agent asking for elevation itself
+    path("", include("audit.events.urls")),  # event ingest: POST /api/v1/events, OTLP POST /v1/traces
     path("api/", include("agentiam.api.urls")),  # /api/v1/ (every app's api module), schema, docs
     path("runtime/", include("identities.runtime.urls")),  # gateways, trust, decision log
     path(".well-known/", include("identities.runtime.urls_wellknown")),  # jwks.json: public token keys

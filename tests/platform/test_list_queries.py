@@ -287,6 +287,8 @@ NOT_LISTS = {
     "runtime_api:introspect": "introspection (POST)",
     "reviews_runtime:elevation-request-create": "the agent asks for elevation (POST)",
     "jwks": "the public keys",
+    "events-ingest": "event ingest (POST)",
+    "otlp-traces": "OTLP trace ingest (POST)",
     "api:root": "links to the lists",
     "api:profile-me": "the signed-in person",
     "api:ownership-transfer": "an action (POST)",

@@ -1,0 +1,11 @@
+"""Routes of the events app (included from agentiam/urls.py): ingest. IngestFastPathMiddleware answers these
+paths before the browser middleware; the routes keep them resolvable, named and in the API root."""
+
+from django.urls import path
+
+from audit.events import views
+
+urlpatterns = [
+    path("api/v1/events", views.events_ingest, name="events-ingest"),
+    path("v1/traces", views.traces_ingest, name="otlp-traces"),
+]
