@@ -290,3 +290,24 @@ class Eligibility(models.Model):
 from reviews.models_admin import ApprovalRuleChange, BreakGlass, ChangeKind, ChangeState  # noqa: E402
 
 __all__ += ["ApprovalRuleChange", "BreakGlass", "ChangeKind", "ChangeState"]
+
+# Review campaigns: definitions, runs, their scope entries, review items, sign-offs and reminders.
+from reviews.models_campaigns import (  # noqa: E402
+    Campaign,
+    CampaignRun,
+    CampaignScopeEntry,
+    CampaignStage,
+    ReviewerSignOff,
+    ReviewItem,
+    ReviewReminder,
+)
+
+__all__ += [
+    "Campaign",
+    "CampaignRun",
+    "CampaignScopeEntry",
+    "CampaignStage",
+    "ReviewItem",
+    "ReviewReminder",
+    "ReviewerSignOff",
+]

@@ -112,3 +112,55 @@ class ApprovalRuleChangeFactory(factory.django.DjangoModelFactory):
     fields = factory.Sequence(lambda n: {"name": f"proposed-{n}", "priority": 5000 + n, "max_duration_seconds": 3600})
     reason = "tighten"
     proposed_by = factory.SubFactory(UserFactory)
+
+
+class CampaignFactory(factory.django.DjangoModelFactory):
+    """A one-off campaign over every entitlement, reviewed by accountable owners, with its first stage."""
+
+    class Meta:
+        model = "reviews.Campaign"
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"campaign-{n}")
+    created_by = factory.SubFactory(UserFactory)
+    stage = factory.RelatedFactory("tests.factories.reviews.CampaignStageFactory", factory_related_name="campaign")
+
+
+class CampaignStageFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "reviews.CampaignStage"
+
+    campaign = factory.SubFactory(CampaignFactory, stage=None)
+    number = 1
+
+
+class CampaignRunFactory(factory.django.DjangoModelFactory):
+    """A run still launching (nothing fixed yet), with the campaign's definition frozen as the default one."""
+
+    class Meta:
+        model = "reviews.CampaignRun"
+
+    campaign = factory.SubFactory(CampaignFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    launched_at = factory.LazyFunction(_now)
+    definition = factory.LazyFunction(lambda: {"independent_reviewer": "privileged"})
+
+
+class ReviewItemFactory(factory.django.DjangoModelFactory):
+    """A pending stage-1 item on a new standing read entitlement, routed to a new person (its owner), with the
+    copies of holder, requester and granter its entitlement implies (as the launch writes them)."""
+
+    class Meta:
+        model = "reviews.ReviewItem"
+
+    run = factory.SubFactory(CampaignRunFactory)
+    seq = factory.Sequence(lambda n: n + 1)
+    entitlement = factory.SubFactory("tests.factories.registry.EntitlementFactory")
+    identity = factory.SelfAttribute("entitlement.identity")
+    holder_person = factory.SelfAttribute("entitlement.identity.person")
+    granted_by = factory.SelfAttribute("entitlement.granted_by")
+    independent = factory.LazyAttribute(lambda item: item.entitlement.action != "read")
+    reviewer = factory.SubFactory(UserFactory)
+    routed_via = "owner"
+    due_at = factory.LazyFunction(lambda: _now() + timedelta(days=14))
+    recommendation = "none"
