@@ -164,3 +164,39 @@ class ReviewItemFactory(factory.django.DjangoModelFactory):
     routed_via = "owner"
     due_at = factory.LazyFunction(lambda: _now() + timedelta(days=14))
     recommendation = "none"
+
+
+class CampaignScopeEntryFactory(factory.django.DjangoModelFactory):
+    """Entry `seq` of a run's set: a new standing read entitlement."""
+
+    class Meta:
+        model = "reviews.CampaignScopeEntry"
+
+    run = factory.SubFactory(CampaignRunFactory)
+    seq = factory.Sequence(lambda n: n + 1)
+    entitlement = factory.SubFactory("tests.factories.registry.EntitlementFactory")
+
+
+class ReviewerSignOffFactory(factory.django.DjangoModelFactory):
+    """A new person's sign-off of stage 1 of a new run, covering no items."""
+
+    class Meta:
+        model = "reviews.ReviewerSignOff"
+
+    run = factory.SubFactory(CampaignRunFactory)
+    reviewer = factory.SubFactory(UserFactory)
+    signed_off_at = factory.LazyFunction(_now)
+    items = 0
+
+
+class ReviewReminderFactory(factory.django.DjangoModelFactory):
+    """The first reminder digest to a new person for a new run."""
+
+    class Meta:
+        model = "reviews.ReviewReminder"
+
+    run = factory.SubFactory(CampaignRunFactory)
+    reviewer = factory.SubFactory(UserFactory)
+    kind = "reminder"
+    items = 1
+    sent_at = factory.LazyFunction(_now)
