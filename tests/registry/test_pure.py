@@ -1,5 +1,9 @@
 """The registry's pure rules: SPIFFE IDs, scope matching and the risk tier."""
 
+import random
+import re
+import time
+
 import pytest
 
 from identities.risk import RiskInputs, StandingAccess, assess_risk
@@ -64,10 +68,51 @@ def test_the_scheme_is_normalised_to_lowercase_but_the_path_keeps_its_case():
         ("*", "", True),
         ("db.*", "db.orders", True),
         ("db.*", "dbxorders", False),
+        ("*/*", "a/b", True),
+        ("*/*", "a/b/c", False),
+        ("*-*-**", "a-b-c/d", True),
+        ("*-*-*", "a-b-c/d", False),
+        ("a***b", "a/x/b", True),  # a run holding ** is **
+        ("**.?*", "x/y.z", True),
+        ("?*?", "a", False),
+        ("**", "", True),
     ],
 )
 def test_glob_patterns_match_as_documented(pattern, value, expected):
     assert glob_match(pattern, value) is expected
+
+
+def documented(pattern: str, value: str) -> bool:
+    """The module docstring's rules as a regular expression, for comparison on short inputs only."""
+    parts = re.split(r"(\*\*+|\*|\?)", pattern)
+    regex = {"*": "[^/]*", "?": "[^/]"}
+    return re.fullmatch("".join(".*" if p.startswith("**") else regex.get(p) or re.escape(p) for p in parts),
+                        value, re.DOTALL) is not None  # fmt: skip
+
+
+def test_glob_matching_agrees_with_the_documented_rules_on_random_patterns():
+    rng = random.Random(9)
+    for _ in range(20_000):
+        pattern = "".join(rng.choice("ab/*?.") for _ in range(rng.randint(0, 8)))
+        value = "".join(rng.choice("ab/.") for _ in range(rng.randint(0, 9)))
+        assert glob_match(pattern, value) is documented(pattern, value), (pattern, value)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value"),
+    [
+        ("**a" * 8 + "b", "a" * 40),  # a backtracking regular expression took 5 s on this one
+        ("*a" * 8 + "b", "a" * 40),
+        ("**a" * 170 + "b", "a" * 1024),  # the longest pattern against the longest resource value
+        ("*" + "?*" * 255, "x" * 1024),
+    ],
+)
+def test_glob_matching_is_linear_in_the_value_whatever_the_pattern(pattern, value):
+    """Patterns (scopes, acceptable-use tool globs) and the values matched (a gateway's resource attributes
+    and tool keys) both come from outside: no pair may hold a decision for long."""
+    started = time.perf_counter()
+    glob_match(pattern, value)
+    assert time.perf_counter() - started < 0.5
 
 
 def test_a_scope_matches_only_when_every_named_attribute_matches():
