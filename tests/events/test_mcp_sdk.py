@@ -78,3 +78,44 @@ def test_each_mcp_tool_call_is_one_step_of_the_calling_agent(live_server, estate
         assert step.attributes["mcp.protocol.version"] == protocol
     root = ActionEvent.objects.get(trace_id=trace_id, operation="invoke_agent")
     assert root.identity_id == estate.agent.pk
+
+
+async def run_agent(endpoint: str, key: str) -> None:
+    from fastmcp.client import Client as FastMCPClient
+    from fastmcp.client.transports import StdioTransport
+    from pydantic_ai import Agent
+    from pydantic_ai.mcp import MCPToolset
+    from pydantic_ai.models.test import TestModel
+
+    transport = StdioTransport(
+        command=sys.executable,
+        args=["-m", "tests.events.producers.mcp_tool_server"],
+        env={**os.environ, "AGENTIAM_OTLP_ENDPOINT": endpoint, "AGENTIAM_INGEST_KEY": key},
+        cwd=str(ROOT),
+    )
+    toolset = MCPToolset(FastMCPClient(transport), tool_error_behavior="failed")
+    agent = Agent(TestModel(call_tools=["read_repo", "push_secret"]), name="triage", toolsets=[toolset])
+    async with agent:
+        await agent.run("Describe acme/api")
+
+
+def test_pydantic_ai_with_an_mcp_toolset_gives_one_step_per_call_despite_two_client_spans(live_server, estate, keys):
+    from pydantic_ai import Agent
+
+    endpoint = live_server.url + TRACES_URL
+    FORWARD.target = OTLPSpanExporter(endpoint=endpoint, headers={"Authorization": f"Bearer {keys.all}"})
+    Agent.instrument_all()
+    try:
+        anyio.run(run_agent, endpoint, keys.all)
+    finally:
+        Agent.instrument_all(False)
+        FORWARD.target = None
+    agent_step = ActionEvent.objects.get(operation="invoke_agent")
+    steps = ActionEvent.objects.filter(trace_id=agent_step.trace_id, operation="execute_tool").order_by("started_at")
+    assert [(step.tool_key, step.outcome) for step in steps] == [("read_repo", "ok"), ("push_secret", "error")]
+    for step in steps:
+        assert step.identity_id == estate.agent.pk
+        # pydantic-ai's execute_tool speaks for the call; fastmcp's and the SDK's CLIENT spans and the server's
+        # SERVER span are folded into it
+        assert step.fold_rank == 3 and len(step.folded_span_ids) == 3
+        assert ActionEvent.objects.filter(trace_id=step.trace_id, span_id=step.parent_span_id).exists()
