@@ -15,7 +15,7 @@ class ReviewsConfig(AppConfig):
             slots_calls,
             worklist,
         )
-        from reviews.services import breakglass
+        from reviews.services import breakglass, fulfilment  # noqa: F401  (fulfilment: its outbox channel)
         from reviews.views import breakglass as _pages  # noqa: F401  (its identity_detail slot)
 
         insight.register_break_glass(breakglass.count_since)
