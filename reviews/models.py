@@ -56,6 +56,7 @@ class ApprovalRule(models.Model):
     condition matches anything; the enabled rule with the lowest `priority` that matches a scope applies,
     and a request of several scopes takes the strictest of their rules."""
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=200, unique=True)
     priority = models.PositiveIntegerField(unique=True)
     risk_tier = models.CharField(max_length=10, choices=RiskTier.choices, blank=True)
@@ -240,6 +241,7 @@ class Approval(models.Model):
 class Delegation(models.Model):
     """While away, `approver`'s requests are routed to `delegate` (resolved at decision time)."""
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="delegations")
     delegate = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     starts_at = models.DateTimeField()

@@ -30,7 +30,7 @@ from reviews import rules, visibility
 from reviews.models import Approval, Delegation, ElevationRequest, RequestState, Urgency
 from reviews.services import facts
 
-__all__ = ["URGENCY_ORDER", "may_see", "requests_to_decide", "requests_visible_to", "viewer"]
+__all__ = ["URGENCY_ORDER", "delegations_visible_to", "may_see", "requests_to_decide", "requests_visible_to", "viewer"]
 
 URGENCY_ORDER = Case(
     When(urgency=Urgency.HIGH, then=Value(0)),
@@ -233,3 +233,12 @@ def requests_to_decide(user) -> QuerySet[ElevationRequest]:
         if candidate.in_approver_group or user.pk in _slots(r, asked[r.pk], start, group_id, people):
             ids.append(r.pk)
     return ElevationRequest.objects.filter(pk__in=ids).order_by(URGENCY_ORDER, "expires_at", "created_at", "pk")
+
+
+def delegations_visible_to(user) -> QuerySet[Delegation]:
+    """Administrators see every delegation; anyone else those they made and those made to them (the rest is a
+    404 to them). The pages and the API start here."""
+    rows = Delegation.objects.select_related("approver", "delegate")
+    if Role.ADMINISTRATOR in roles_of(user):
+        return rows
+    return rows.filter(Q(approver=user) | Q(delegate=user))

@@ -2,19 +2,13 @@ from django.urls import path
 
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import SEE_EVERYTHING, Role
-from reviews.views import breakglass, campaign_runs, history, inbox, requests
+from reviews.views import breakglass, delegations, history, inbox, requests, rules
 
 # Elevation requests in the browser: the owner's request form, the manager's inbox, history, break-glass and
 # approval rules. Each page family is a module of reviews/views/; add its lines here.
 app_name = "reviews"
 urlpatterns = [
     path("break-glass/<uuid:uuid>/", breakglass.break_glass_detail, name="break-glass"),
-    path("campaigns/runs/<uuid:uuid>/dashboard/", campaign_runs.run_dashboard, name="run_dashboard"),
-    path("campaigns/runs/<uuid:uuid>/sign-off/", campaign_runs.run_sign_off, name="run_sign_off"),
-    path("campaigns/runs/<uuid:uuid>/retry/", campaign_runs.run_retry, name="run_retry"),
-    path("campaigns/runs/<uuid:uuid>/report/", campaign_runs.run_report, name="run_report"),
-    path("campaigns/runs/<uuid:uuid>/report.csv", campaign_runs.run_report_csv, name="run_report_csv"),
-    path("campaigns/runs/<uuid:uuid>/report.json", campaign_runs.run_report_json, name="run_report_json"),
     path("identities/<uuid:uuid>/break-glass/", breakglass.break_glass_start_page, name="break-glass-start"),
     path("identities/<uuid:uuid>/ask/", requests.request_create, name="request_create"),
     path("inbox/", inbox.inbox, name="inbox"),
@@ -22,11 +16,25 @@ urlpatterns = [
     path("requests/<uuid:uuid>/", requests.request_detail, name="request"),
     path("requests/<uuid:uuid>/decide/", inbox.request_decide, name="request_decide"),
     path("requests/<uuid:uuid>/withdraw/", requests.request_withdraw, name="request_withdraw"),
+    path("rules/", rules.rule_list, name="rules"),
+    path("rules/new/", rules.rule_propose_create, name="rule-new"),
+    path("rules/<uuid:uuid>/edit/", rules.rule_propose_edit, name="rule-edit"),
+    path("rules/<uuid:uuid>/disable/", rules.rule_propose_disable, name="rule-disable"),
+    path("rules/changes/", rules.rule_changes, name="rule-changes"),
+    path("rules/changes/<uuid:uuid>/", rules.rule_change_detail, name="rule-change"),
+    path("rules/changes/<uuid:uuid>/apply/", rules.rule_change_apply_page, name="rule-change-apply"),
+    path("rules/changes/<uuid:uuid>/withdraw/", rules.rule_change_withdraw_page, name="rule-change-withdraw"),
+    path("delegations/", delegations.delegation_list, name="delegations"),
+    path("delegations/new/", delegations.delegation_create_page, name="delegation-new"),
+    path("delegations/<uuid:uuid>/revoke/", delegations.delegation_revoke_page, name="delegation-revoke"),
 ]
 
-# One entry per role: managers decide from the inbox (history is a tab of it); owners and the reading roles
-# read the history.
+# One entry per role into the area: managers decide from the inbox; owners and the reading roles read the history;
+# history, approval rules and delegations are tabs of each. Administrators also enter at the approval rules
+# (Administration), counting the proposals another administrator made that wait for them to apply.
 register(NavEntry("Access", "Elevation inbox", "reviews:inbox", frozenset({Role.MANAGER}), count=inbox.pending_count,
                   key="elevation-inbox", area="elevation"))  # fmt: skip
 register(NavEntry("Access", "Elevation requests", "reviews:history", frozenset({Role.IDENTITY_OWNER, *SEE_EVERYTHING}),
                   area="elevation"))  # fmt: skip
+register(NavEntry("Administration", "Approval rules", "reviews:rules", frozenset({Role.ADMINISTRATOR}),
+                  count=rules.waiting_for, key="rule-changes", area="elevation"))  # fmt: skip

@@ -16,6 +16,7 @@ from html.parser import HTMLParser
 from itertools import count
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -148,6 +149,30 @@ def pending_request(cast, reader):
     return f.ElevationRequestFactory(identity=identity, requested_by=cast.identity_owner)
 
 
+def approval_rule(cast, reader):
+    """A rule; every other one with an approver group and an open proposal to change it."""
+    if serial() % 2:
+        group = Group.objects.create(name=f"board-{serial()}")
+        rule = f.ApprovalRuleFactory(approver_group=group)
+        return f.ApprovalRuleChangeFactory(kind="edit", rule=rule, fields={"max_duration_seconds": 600})
+    return f.ApprovalRuleFactory()
+
+
+def rule_change(cast, reader):
+    """A proposal; every other one applied by the reader, on a rule."""
+    if serial() % 2:
+        return f.ApprovalRuleChangeFactory(kind="disable", rule=f.ApprovalRuleFactory(), fields={},
+                                           state="applied", decided_by=reader, decided_at=timezone.now())  # fmt: skip
+    return f.ApprovalRuleChangeFactory()
+
+
+def delegation(cast, reader):
+    """A delegation the reader made (or, every other one, one made to them) to or from a new person."""
+    if serial() % 2:
+        return f.DelegationFactory(delegate=reader)
+    return f.DelegationFactory(approver=reader)
+
+
 REGISTRY_READERS = ("auditor", OWNER)
 LISTED = {"q": "listed-"}
 TEST_ACTIONS = {"action": "test.listed."}
@@ -218,6 +243,12 @@ LIST_ROUTES: dict[str, ListRoute] = {
         readers=("auditor", OWNER, "manager"),
         most=20,  # a manager's navigation counts their inbox: routing's facts, read set-wise
     ),
+    "api:approval-rule-list": ListRoute(lambda cast, reader: f.ApprovalRuleFactory(), readers=("auditor",)),
+    "api:approval-rule-change-list": ListRoute(rule_change, readers=("auditor", "administrator")),
+    "api:delegation-list": ListRoute(delegation, readers=("manager", "administrator")),
+    "reviews:rules": ListRoute(approval_rule, readers=("auditor", "administrator")),
+    "reviews:rule-changes": ListRoute(rule_change, readers=("auditor", "administrator")),
+    "reviews:delegations": ListRoute(delegation, readers=("manager", "administrator"), most=20),
     # --- the audit trail (other tests' entries may stay: the list is narrowed to this test's actions) --------------
     "audit:entries": ListRoute(
         lambda cast, reader: f.AuditEntryFactory(action=f"test.listed.{serial()}"),
@@ -286,6 +317,8 @@ NOT_LISTS = {
     "runtime_api:decide": "a decision (POST)",
     "runtime_api:introspect": "introspection (POST)",
     "reviews_runtime:elevation-request-create": "the agent asks for elevation (POST)",
+    "reviews:rule-new": "a form (step-up)",
+    "reviews:delegation-new": "a form",
     "jwks": "the public keys",
     "events-ingest": "event ingest (POST)",
     "otlp-traces": "OTLP trace ingest (POST)",

@@ -78,13 +78,15 @@ def test_only_administrators_propose_or_apply(estate, second_admin):
 @pytest.mark.parametrize(
     ("fields", "field"),
     [
-        ({**NEW, "approvals_needed": 9}, "__all__"),
+        ({**NEW, "approvals_needed": 9}, "approvals_needed"),
         ({**NEW, "priority": 10}, "priority"),  # taken by a seeded rule
         ({**NEW, "risk_tier": "extreme"}, "risk_tier"),
-        ({**NEW, "max_duration_seconds": 0}, "__all__"),
+        ({**NEW, "max_duration_seconds": 0}, "max_duration_seconds"),
+        ({**NEW, "eligible_approvals": 3}, "eligible_approvals"),
         ({**NEW, "colour": "red"}, "colour"),
         ({**NEW, "name": ""}, "name"),
-        ({**NEW, "auto_approve": True, "approvals_needed": 0, "max_duration_seconds": 7200}, "__all__"),
+        ({**NEW, "auto_approve": True, "approvals_needed": 0, "max_duration_seconds": 7200}, "max_duration_seconds"),
+        ({**NEW, "auto_approve": True}, "approvals_needed"),
     ],
 )
 def test_bad_input_names_the_field_and_writes_nothing(estate, fields, field):
