@@ -8,4 +8,5 @@ from audit.events import views
 urlpatterns = [
     path("api/v1/events", views.events_ingest, name="events-ingest"),
     path("v1/traces", views.traces_ingest, name="otlp-traces"),
+    path("events/chains/<str:trace_id>/", views.chain, name="chain"),
 ]

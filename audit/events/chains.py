@@ -1,0 +1,50 @@
+"""One trace as a tree of steps (pure): parents through span ids, folded ones included; a step whose parent is
+not among the visible steps is a root. Walked without recursion, so a chain of thousands stays flat."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_STEPS = 5000
+
+
+@dataclass(frozen=True)
+class Node:
+    kind: str  # "open" (a nested list starts), "step", "close"
+    step: Any = None
+    depth: int = 0
+
+
+def tree(steps: list) -> tuple[list[Node], int, int]:
+    """(the walk as open/step/close tokens, the deepest depth, the widest fan-out)."""
+    owner = {}
+    for step in steps:
+        for span in (step.span_id, *step.folded_span_ids):
+            owner.setdefault(span, step)
+    children: dict[int, list] = {}
+    roots = []
+    for step in steps:
+        parent = owner.get(step.parent_span_id) if step.parent_span_id else None
+        if parent is None or parent is step:
+            roots.append(step)
+        else:
+            children.setdefault(id(parent), []).append(step)
+    out: list[Node] = [Node("open")]
+    deepest = 0
+    stack: list[tuple[Any, int, bool]] = [(step, 0, False) for step in reversed(roots)]
+    while stack:
+        step, depth, done = stack.pop()
+        if done:
+            out.append(Node("close", depth=depth))
+            continue
+        deepest = max(deepest, depth)
+        out.append(Node("step", step, depth))
+        below = children.get(id(step), [])
+        if below:
+            out.append(Node("open", depth=depth + 1))
+            stack.append((step, depth + 1, True))
+            stack.extend((child, depth + 1, False) for child in reversed(below))
+    out.append(Node("close"))
+    widest = max((len(v) for v in children.values()), default=0)
+    return out, deepest, max(widest, len(roots))
