@@ -1,11 +1,13 @@
 """Insight into elevation, overall and per identity: standing against just-in-time privilege, how long an
 approval takes (median and 90th percentile), how requests end (approved, denied, withdrawn, expired
-unanswered), break-glass use.
+unanswered), break-glass use, and the per-call re-authorisation path: request → approval → the allowed
+call (median and 95th percentile) and the calls that lapsed unanswered.
 
-`figures(requests, entitlements)` reads any queryset of each — `requests_visible_to(user)` and the
-identities the person may see, for the dashboard; one identity's, for its page — in a fixed number of
-queries (three; four with break-glass), whatever the number of rows: PostgreSQL aggregates, with
-percentile_cont for the times. Only what the person may see is counted.
+`figures(requests, entitlements, identities)` reads any queryset of each — `requests_visible_to(user)` and
+the identities the person may see, for the dashboard; one identity's, for its page — in a fixed number of
+queries (two; three with break-glass, four with the per-call path, whose rows are those of `identities`),
+whatever the number of rows: PostgreSQL aggregates, with percentile_cont for the times. Only what the
+person may see is counted. bench/bench_insight.py measures them at 100k requests.
 
 Registered from ReviewsConfig.ready(): a dashboard panel (agentiam.dashboard) and a panel in the identity
 page's "identity_detail" slot (agentiam.slots), so neither page imports reviews.
@@ -24,10 +26,11 @@ from agentiam import slots
 from agentiam.dashboard import Panel, register_panel
 from agentiam.permissions import SEE_EVERYTHING, Role
 from identities.models import Entitlement, EntitlementMode, Identity
+from identities.runtime.models import CallAuthorisation, CallState
 from reviews.models import ElevationRequest, RequestState
 from reviews.selectors import requests_visible_to
 
-__all__ = ["DAYS", "Insight", "figures", "register_break_glass"]
+__all__ = ["DAYS", "CallPath", "Insight", "figures", "register_break_glass"]
 
 DAYS = 30  # the window the rates and times look back over
 INSIGHT_ROLES = SEE_EVERYTHING | {Role.MANAGER, Role.IDENTITY_OWNER}
@@ -53,6 +56,47 @@ class PercentileSeconds(Aggregate):
 
 
 @dataclass(frozen=True)
+class CallPath:
+    """Per-call re-authorisation over the window: request → approval → allowed call, in seconds."""
+
+    allowed: int  # calls allowed by an approval (consumed)
+    median_seconds: float | None  # asked → the allowed call
+    p95_seconds: float | None
+    approve_median_seconds: float | None  # asked → approved (approvals used or not)
+    approve_p95_seconds: float | None
+    denied: int
+    lapsed: int  # expired unanswered (pending past their expiry, or approved and never used)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.allowed or self.denied or self.lapsed or self.approve_median_seconds is not None)
+
+
+def call_path(calls: QuerySet[CallAuthorisation], now, since) -> CallPath:
+    """One aggregate over the per-call authorisations asked since `since`."""
+    used = Q(state=CallState.CONSUMED)
+    decided = Q(state__in=[CallState.APPROVED, CallState.CONSUMED])
+    found = (
+        calls.filter(requested_at__gte=since)
+        .order_by()
+        .aggregate(
+            allowed=Count("pk", filter=used),
+            median_seconds=PercentileSeconds(F("consumed_at") - F("requested_at"), 0.5, filter=used),
+            p95_seconds=PercentileSeconds(F("consumed_at") - F("requested_at"), 0.95, filter=used),
+            approve_median_seconds=PercentileSeconds(F("decided_at") - F("requested_at"), 0.5, filter=decided),
+            approve_p95_seconds=PercentileSeconds(F("decided_at") - F("requested_at"), 0.95, filter=decided),
+            denied=Count("pk", filter=Q(state=CallState.DENIED)),
+            lapsed=Count(
+                "pk",
+                filter=Q(state=CallState.PENDING, expires_at__lte=now)
+                | Q(state=CallState.APPROVED, valid_until__lte=now),
+            ),
+        )
+    )
+    return CallPath(**found)
+
+
+@dataclass(frozen=True)
 class Insight:
     standing_read: int
     standing_privileged: int  # standing write, admin or execute
@@ -67,6 +111,7 @@ class Insight:
     median_seconds: float | None  # time from asking to the grant, approvals by people only
     p90_seconds: float | None
     break_glass: int | None  # None: not recorded here yet
+    calls: CallPath | None = None  # the per-call path, over the identities given
     days: int = DAYS
 
     @property
@@ -117,10 +162,12 @@ def figures(requests: QuerySet[ElevationRequest], entitlements: QuerySet[Entitle
         median_seconds=PercentileSeconds(F("decided_at") - F("created_at"), 0.5, filter=by_people),
         p90_seconds=PercentileSeconds(F("decided_at") - F("created_at"), 0.9, filter=by_people),
     )
-    break_glass = None
+    break_glass = calls = None
     if _BREAK_GLASS and identities is not None:
         break_glass = _BREAK_GLASS[0](since, identities)
-    return Insight(**held, **ended, break_glass=break_glass)
+    if identities is not None:
+        calls = call_path(CallAuthorisation.objects.filter(identity__in=identities), now, since)
+    return Insight(**held, **ended, break_glass=break_glass, calls=calls)
 
 
 def duration(seconds: float | None) -> str:
@@ -137,10 +184,15 @@ def duration(seconds: float | None) -> str:
 
 
 def _shown(insight: Insight) -> dict:
+    path = insight.calls
     return {
         "insight": insight,
         "median": duration(insight.median_seconds),
         "p90": duration(insight.p90_seconds),
+        "call_median": duration(path.median_seconds) if path else "—",
+        "call_p95": duration(path.p95_seconds) if path else "—",
+        "call_approve_median": duration(path.approve_median_seconds) if path else "—",
+        "call_approve_p95": duration(path.approve_p95_seconds) if path else "—",
     }
 
 

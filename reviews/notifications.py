@@ -11,6 +11,8 @@ sending never blocks or fails a request.
   accountable owners when the agent asked for itself — is told who decided and what was granted until when.
 - A pending request REVIEWS_REMIND_BEFORE seconds from expiring: its open approvers are reminded, once
   (`remind_due`, a beat job).
+- A request that expired unanswered: its requester (as for a decision) is told nobody decided it, once,
+  after the sweep marked it (`notify_expired`, run by the beat job that expires requests, in its transaction).
 - With REVIEWS_WEBHOOK_URL set, each of these also goes to that webhook (signed, Slack-compatible `text`).
 
 Every message carries a link to the request in the inbox, never a way to decide: approving needs a signed-in
@@ -47,6 +49,7 @@ __all__ = [
     "DIGEST_KIND",
     "inbox_link",
     "notify_decided",
+    "notify_expired",
     "notify_requested",
     "remind_due",
     "request_link",
@@ -56,6 +59,8 @@ log = logging.getLogger(__name__)
 DIGEST_KIND = "reviews.digest"
 ASKED_KEY = "reviews.asked:{person}:{request}"
 REMIND_KEY = "reviews.remind:"
+EXPIRED_KEY = "reviews.expired:"
+EXPIRED_TOLD_WITHIN = 86400  # expired longer ago than this (the job was down a day): not told any more
 
 
 # --- links ----------------------------------------------------------------------------------------------------
@@ -334,4 +339,46 @@ def remind_due(*, now=None, limit: int = 200) -> int:
                 )
                 sent += 1
             _hook("elevation_request.reminder", found, f"{found.identity.name}'s request expires at {expires}")
+    return sent
+
+
+# --- expired unanswered -----------------------------------------------------------------------------------------
+
+
+def notify_expired(*, now=None, limit: int = 200) -> int:
+    """Tell the requester of each request the sweep marked expired that nobody decided it, once (the message's
+    dedupe key is the request's, so a second run or a second worker sends nothing more)."""
+    now = now or timezone.now()
+    told = OutboxMessage.objects.filter(
+        dedupe_key=Concat(Value(EXPIRED_KEY), Cast(OuterRef("uuid"), output_field=CharField()))
+    )
+    due = (
+        ElevationRequest.objects.filter(
+            state=RequestState.EXPIRED, decided_at__gt=now - timedelta(seconds=EXPIRED_TOLD_WITHIN)
+        )
+        .exclude(Exists(told))
+        .select_related("identity", "task", "requested_by")
+        .order_by("decided_at", "pk")[:limit]
+    )
+    sent = 0
+    for found in due:
+        recipients = _requesters(found)
+        if recipients:
+            email_digest(
+                to=[person.email for person in recipients],
+                subject=_subject(
+                    f"Elevation request expired unanswered: {found.identity.name}, {', '.join(found.scopes)}"
+                ),
+                intro=f"Nobody decided the elevation request for {found.identity.name} before it expired at "
+                f"{_when(found.expires_at)}: nothing was granted. Ask again if the task still needs it.",
+                items=[
+                    f"Asked for: {', '.join(found.scopes)}" + (f" within {found.scope}" if found.scope else ""),
+                    f"Task: {found.task.name}",
+                    f"Asked by: {_requester(found)}, {_when(found.created_at)}",
+                    f"Open it (sign in first): {request_link(found)}",
+                ],
+                dedupe_key=f"{EXPIRED_KEY}{found.uuid}",
+            )
+            sent += 1
+        _hook("elevation_request.expired", found, f"{found.identity.name}'s request expired unanswered")
     return sent

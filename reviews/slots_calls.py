@@ -8,14 +8,13 @@ from django.urls import reverse
 
 from agentiam import slots, worklist
 from agentiam.worklist import WorkItem, WorkSource
-from identities.models import current_ownerships
+from reviews.call_queries import calls_to_decide
 from reviews.views_calls import CALL_DECIDERS, decorate, latency_context, pending_calls
 
 
 def decidable_calls(person):
-    """Pending calls `person` sees, less those of identities they own (never theirs to decide)."""
-    owned = current_ownerships().filter(person=person).values("identity_id")
-    return pending_calls(person).exclude(identity__in=owned).exclude(identity__person=person)
+    """Pending calls routed to `person` now (or to their approver group), as the services decide them."""
+    return pending_calls(person).filter(pk__in=calls_to_decide(person))
 
 
 def inbox_context(request, _obj) -> dict | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import transaction
 
 from reviews import notifications
 from reviews.services import requests_expire
@@ -11,8 +12,12 @@ from reviews.services.breakglass import break_glass_escalate
 
 @shared_task(name="reviews.tasks.expire_requests", ignore_result=True)
 def expire_requests() -> int:
-    """Mark pending elevation requests past their expiry as expired (idempotent; decisions check the clock)."""
-    return requests_expire()
+    """Mark pending elevation requests past their expiry as expired and tell their requesters, in one
+    transaction (idempotent: decisions check the clock, each requester is told once)."""
+    with transaction.atomic():
+        expired = requests_expire()
+        notifications.notify_expired()
+    return expired
 
 
 @shared_task(name="reviews.tasks.remind_pending", ignore_result=True)

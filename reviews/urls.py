@@ -2,13 +2,15 @@ from django.urls import path
 
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import SEE_EVERYTHING, Role
-from reviews.views import breakglass, delegations, history, inbox, requests, rules
+from reviews.views import breakglass, breakglass_reviews, delegations, history, inbox, requests, rules
 
 # Elevation requests in the browser: the owner's request form, the manager's inbox, history, break-glass and
 # approval rules. Each page family is a module of reviews/views/; add its lines here.
 app_name = "reviews"
 urlpatterns = [
+    path("break-glass/", breakglass_reviews.break_glass_list, name="break-glass-list"),
     path("break-glass/<uuid:uuid>/", breakglass.break_glass_detail, name="break-glass"),
+    path("break-glass/<uuid:uuid>/close/", breakglass_reviews.break_glass_list_close, name="break-glass-list-close"),
     path("identities/<uuid:uuid>/break-glass/", breakglass.break_glass_start_page, name="break-glass-start"),
     path("identities/<uuid:uuid>/ask/", requests.request_create, name="request_create"),
     path("inbox/", inbox.inbox, name="inbox"),
@@ -30,7 +32,8 @@ urlpatterns = [
 ]
 
 # One entry per role into the area: managers decide from the inbox; owners and the reading roles read the history;
-# history, approval rules and delegations are tabs of each. Administrators also enter at the approval rules
+# history, approval rules, delegations and (for those who
+# close or audit them) the break-glass reviews are tabs of each. Administrators also enter at the approval rules
 # (Administration), counting the proposals another administrator made that wait for them to apply.
 register(NavEntry("Access", "Elevation inbox", "reviews:inbox", frozenset({Role.MANAGER}), count=inbox.pending_count,
                   key="elevation-inbox", area="elevation"))  # fmt: skip

@@ -5,6 +5,7 @@ through the `elevation_inbox` slot), one call's page (the `form_url` of a deny's
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -15,6 +16,7 @@ from identities.models import Identity, current_ownerships
 from identities.runtime.models import CallAuthorisation, CallState
 from identities.runtime.services.percall import call_latency
 from reviews import rules
+from reviews.call_queries import calls_to_decide, forget
 from reviews.forms_calls import CallDecisionForm
 from reviews.services import calls
 
@@ -24,10 +26,10 @@ RECENT = 10
 
 
 def visible_calls(user):
-    """Call authorisations of identities `user` may see (a manager: those their reports own)."""
-    return CallAuthorisation.objects.filter(identity__in=Identity.objects.restrict(user)).select_related(
-        "identity", "actor", "tool", "task", "decided_by"
-    )
+    """Call authorisations of identities `user` may see (a manager: those their reports own), those routed to
+    them (a delegate, a manager above standing in) and those they decided."""
+    seen = Q(identity__in=Identity.objects.restrict(user)) | Q(pk__in=calls_to_decide(user)) | Q(decided_by=user)
+    return CallAuthorisation.objects.filter(seen).select_related("identity", "actor", "tool", "task", "decided_by")
 
 
 def pending_calls(user):
@@ -35,10 +37,12 @@ def pending_calls(user):
 
 
 def decorate(request, rows):
-    """Each row with whether this person may decide it (and why not), so nobody sees a button they cannot use.
-    The same rules the service applies (reviews.rules.may_decide), with what they need read in one query."""
+    """Each row with whether this person may decide it (and why not), so nobody sees a button they cannot use:
+    the service's answer for every row at once (reviews.call_queries), and for the others the first refusal of
+    reviews.rules.may_decide, or that routing names someone else."""
     user = request.user
     decider = has_role(user, *CALL_DECIDERS)
+    deciding = set(calls_to_decide(user)) if decider else set()
     owned = set(current_ownerships().filter(person=user).values_list("identity_id", flat=True)) if decider else set()
     candidate = rules.Candidate(user.pk, roles_of(user))
     for row in rows:
@@ -52,7 +56,8 @@ def decorate(request, rows):
             holders=frozenset(persons),
         )
         answer = rules.may_decide(candidate, asked)
-        row.can_decide, row.why_not = bool(answer), answer.reason or ""
+        row.can_decide = row.pk in deciding
+        row.why_not = "" if row.can_decide else (answer.reason or calls.ERR_CALL_NOT_ROUTED)
     return rows
 
 
@@ -95,6 +100,7 @@ def _decide(request, uuid, service, verb: str):
             form, service, call=row, actor=request.user, comment=form.cleaned_data["comment"], request=request
         )
         if ok:
+            forget(request.user)
             messages.success(request, f"{decided.tool_key} {decided.action} for {decided.identity.name} {verb}.")
             if not request.htmx:
                 return done(request, "reviews_calls:list")

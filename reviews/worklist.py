@@ -1,4 +1,5 @@
-"""reviews' work for a person (agentiam.worklist): elevation requests waiting for their decision. Registered
+"""reviews' work for a person (agentiam.worklist): elevation requests waiting for their decision, and
+break-glass reviews they may close (reviews.services.breakglass.reviews_to_close). Registered
 from ReviewsConfig.ready(); any role may be an approver (a member of a rule's approver group need not be a
 manager), so the source asks reviews.rules rather than a role."""
 
@@ -10,6 +11,7 @@ from django.urls import reverse
 from agentiam import worklist
 from agentiam.worklist import WorkItem, WorkSource
 from reviews.inbox_queries import deciding_ids, requests_to_decide
+from reviews.services.breakglass import CLOSERS, reviews_to_close
 
 
 def elevation_inbox(person) -> list[WorkItem]:
@@ -21,3 +23,15 @@ def elevation_inbox(person) -> list[WorkItem]:
 
 
 worklist.register(WorkSource("elevation_inbox", elevation_inbox, order=5))
+
+
+def break_glass_reviews(person) -> list[WorkItem]:
+    """Open after-the-fact reviews this person may close (never their own break-glass, nor one on an identity
+    they own), oldest first in the list the item links to."""
+    found = reviews_to_close(person).aggregate(count=Count("pk"), oldest=Min("started_at"))
+    url = reverse("reviews:break-glass-list") + "?state=open&sort=started"
+    title = "Break-glass reviews to close"
+    return [WorkItem("break_glass_reviews", title, url, found["count"], found["oldest"])]
+
+
+worklist.register(WorkSource("break_glass_reviews", break_glass_reviews, roles=CLOSERS, order=8))

@@ -22,7 +22,7 @@ from agentiam.errors import invalid
 from agentiam.permissions import ALL_ROLES, RolePermission
 from identities.models import Task
 from reviews import selectors, services
-from reviews.models import Approval, ElevationRequest
+from reviews.models import Approval, ApprovalRule, ElevationRequest
 
 from . import inputs
 from .filters import ElevationRequestFilter
@@ -54,6 +54,21 @@ def task_of(identity, given: str) -> Task | str:
     return task
 
 
+class ApproverPermission(RolePermission):
+    """Every role, and a person without one who is in an approval rule's approver group: reviews.rules lets a
+    member of the request's approver group decide whatever their roles (`may_decide`). Which requests they see
+    is the queryset's to say (reviews.visibility: pending ones of their group), and whether they may approve,
+    deny, ask or withdraw the services' — a no-role member who may not gets a 403 with the reason."""
+
+    def has_permission(self, request, view) -> bool:
+        if super().has_permission(request, view):
+            return True
+        user = request.user
+        if not user or not user.is_authenticated or not user.is_active:
+            return False
+        return ApprovalRule.objects.filter(approver_group__in=user.groups.all()).exists()
+
+
 @extend_schema_view(
     list=extend_schema(summary="List the elevation requests you may see", tags=TAGS),
     retrieve=extend_schema(summary="One elevation request: its state, who decided, what was granted", tags=TAGS),
@@ -63,7 +78,7 @@ class ElevationRequestViewSet(ServiceErrors, mixins.ListModelMixin, mixins.Retri
     delegate, a manager above, or the rule's approver group) approves — possibly less — or denies; the grant
     ends at its expiry, with its task, or early."""
 
-    permission_classes = [RolePermission]
+    permission_classes = [ApproverPermission]
     read_roles = ALL_ROLES
     write_roles = ALL_ROLES  # who may is the services' to decide, on the request itself
     lookup_field = "uuid"

@@ -31,7 +31,7 @@ from reviews.services.requests import MAX_JUSTIFICATION
 
 from . import inputs
 from .requests import CONFLICT, task_of, with_details
-from .serializers import ElevationRequestSerializer
+from .serializers import ElevationRequestSerializer, state_now
 
 POLL_SECONDS = 5  # what Retry-After asks a polling agent to wait while a request is pending
 ERR_TASK_NEEDED = "Name the task (its id from invalid_scope's task_id, or its name)."
@@ -94,7 +94,7 @@ class AgentRequestSerializer(serializers.Serializer):
 
 def _answer(found: ElevationRequest, code=status.HTTP_200_OK) -> Response:
     fresh = with_details(ElevationRequest.objects.all()).get(pk=found.pk)
-    headers = {"Retry-After": str(POLL_SECONDS)} if fresh.state == RequestState.PENDING else {}
+    headers = {"Retry-After": str(POLL_SECONDS)} if state_now(fresh) == RequestState.PENDING else {}
     return Response(ElevationRequestSerializer(fresh).data, status=code, headers=headers)
 
 

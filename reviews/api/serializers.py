@@ -3,10 +3,19 @@ it produced (the granted terms and when it ends). Public ids are UUIDs; persons 
 
 from __future__ import annotations
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reviews.models import Approval, ElevationRequest
+from reviews.models import Approval, ElevationRequest, RequestState
+
+
+def state_now(request: ElevationRequest) -> str:
+    """The request's state as the clock has it: a pending request past its expiry is expired, whether or not
+    the sweep (reviews.tasks.expire_requests) has marked it yet — what an agent polling it must be told."""
+    if request.state == RequestState.PENDING and request.expires_at <= timezone.now():
+        return RequestState.EXPIRED
+    return request.state
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
@@ -35,6 +44,7 @@ class GrantedSerializer(serializers.Serializer):
 
 class ElevationRequestSerializer(serializers.ModelSerializer):
     id = serializers.UUIDField(source="uuid", read_only=True)
+    state = serializers.SerializerMethodField(help_text="pending past its expiry answers expired (the clock's word).")
     identity = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
     identity_name = serializers.CharField(source="identity.name", read_only=True)
     task = serializers.SlugRelatedField(slug_field="uuid", read_only=True)
@@ -55,6 +65,10 @@ class ElevationRequestSerializer(serializers.ModelSerializer):
             "created_at", "expires_at", "decided_at", "closed_note", "decided_by", "approvals", "granted",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(serializers.ChoiceField(choices=RequestState.choices))
+    def get_state(self, request: ElevationRequest) -> str:
+        return state_now(request)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_decided_by(self, request: ElevationRequest) -> list[str]:

@@ -7,7 +7,9 @@ once (outbox). Step-up is the view's (agentiam.stepup): an API token or an agent
 ends like every JIT grant, through the runtime's grant_end / task_end.
 
 `break_glass_close` is the after-the-fact review: someone who is neither the person nor an owner of the
-identity (the database refuses them too) closes it with a note. `break_glass_escalate` (beat) tells the
+identity (the database refuses them too) closes it with a note. `reviews_visible_to(user)` are the records
+the review list shows (identities the person may view, for the roles that close reviews and auditors) and
+`reviews_to_close(user)` the open ones they may close — `may_close`, set-wise. `break_glass_escalate` (beat) tells the
 security analysts and administrators of reviews left open past REVIEWS_BREAK_GLASS_REVIEW_WITHIN; whether a
 review is overdue is read from the clock (`overdue`), not from the job."""
 
@@ -18,7 +20,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from agentiam.errors import Conflict, PermissionDenied, invalid
@@ -42,11 +44,15 @@ __all__ = [
     "ERR_PRODUCTION_SECRET",
     "ERR_REASON",
     "NOTIFY_KIND",
+    "REVIEW_READERS",
     "break_glass_close",
     "break_glass_escalate",
     "break_glass_start",
     "count_since",
     "overdue",
+    "overdue_since",
+    "reviews_to_close",
+    "reviews_visible_to",
 ]
 
 ERR_NOT_OWNER = "Only a current owner of this identity may break the glass for it."
@@ -61,6 +67,7 @@ ERR_CLOSER_ROLE = "Only a manager, a security analyst, a compliance officer or a
 ERR_CLOSED = "This break-glass review is already closed."
 ERR_NOTE = f"Say what you found, in at most {MAX_JUSTIFICATION} characters."
 CLOSERS = frozenset({Role.MANAGER, Role.SECURITY_ANALYST, Role.COMPLIANCE_OFFICER, Role.ADMINISTRATOR})
+REVIEW_READERS = CLOSERS | {Role.AUDITOR}  # the review list: those who close reviews, and auditors read-only
 NOTIFY_KIND = "reviews.break_glass"  # the event's name in its e-mail's dedupe key and the trail
 
 
@@ -70,11 +77,14 @@ def _text(value, field: str, message: str) -> str:
     return value.strip()
 
 
+def overdue_since(now=None):
+    """A review started at or before this moment and still open is overdue."""
+    return (now or timezone.now()) - timedelta(seconds=settings.REVIEWS_BREAK_GLASS_REVIEW_WITHIN)
+
+
 def overdue(row: BreakGlass, now=None) -> bool:
     """Unclosed past the review window (the page shows it whether or not the escalation job ran)."""
-    now = now or timezone.now()
-    window = timedelta(seconds=settings.REVIEWS_BREAK_GLASS_REVIEW_WITHIN)
-    return row.closed_at is None and row.started_at + window <= now
+    return row.closed_at is None and row.started_at <= overdue_since(now)
 
 
 def _production_secrets_allowed(identity: Identity, tool, action: str) -> bool:
@@ -176,6 +186,23 @@ def may_close(row: BreakGlass, person) -> str | None:
     if not roles_of(person) & CLOSERS:
         return ERR_CLOSER_ROLE
     return None
+
+
+def reviews_visible_to(user) -> QuerySet[BreakGlass]:
+    """The break-glass records the review list shows `user`: those of identities they may view, when they
+    close reviews or audit (REVIEW_READERS); nothing for anyone else."""
+    if not roles_of(user) & REVIEW_READERS:
+        return BreakGlass.objects.none()
+    return BreakGlass.objects.filter(identity__in=Identity.objects.restrict(user, "view"))
+
+
+def reviews_to_close(user) -> QuerySet[BreakGlass]:
+    """The open reviews `user` may close now: `may_close` for every row at once (a closer's role, never their
+    own break-glass, never one of an identity they own now)."""
+    if not roles_of(user) & CLOSERS:
+        return BreakGlass.objects.none()
+    owned = current_ownerships().filter(person=user).values("identity_id")
+    return reviews_visible_to(user).filter(closed_at__isnull=True).exclude(person=user).exclude(identity__in=owned)
 
 
 @transaction.atomic

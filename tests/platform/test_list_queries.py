@@ -249,6 +249,20 @@ LIST_ROUTES: dict[str, ListRoute] = {
     "reviews:rules": ListRoute(approval_rule, readers=("auditor", "administrator")),
     "reviews:rule-changes": ListRoute(rule_change, readers=("auditor", "administrator")),
     "reviews:delegations": ListRoute(delegation, readers=("manager", "administrator"), most=20),
+    # Break-glass reviews: open ones by the owner (each with its close form for the reader) and closed ones.
+    "reviews:break-glass-list": ListRoute(
+        lambda cast, reader: f.BreakGlassFactory(
+            identity=owned(cast),
+            person=cast.identity_owner,
+            **(
+                {"closed_at": timezone.now(), "closed_by": cast.security_analyst, "close_note": "fine"}
+                if serial() % 2
+                else {}
+            ),
+        ),
+        readers=("security_analyst", "manager", "auditor"),
+        most=20,  # a manager's navigation counts their inbox: routing's facts, read set-wise
+    ),
     # --- the audit trail (other tests' entries may stay: the list is narrowed to this test's actions) --------------
     "audit:entries": ListRoute(
         lambda cast, reader: f.AuditEntryFactory(action=f"test.listed.{serial()}"),
@@ -283,7 +297,7 @@ def call_cards(response) -> int:
 # Per-call approvals waiting for the manager: calls of identities their report owns.
 LIST_ROUTES["reviews_calls:list"] = ListRoute(
     lambda cast, reader: f.CallAuthorisationFactory(identity=owned(cast)), readers=("manager", "auditor"),
-    rows=call_cards,
+    rows=call_cards, most=20,  # the inbox's count and who each call routes to: routing's facts, read set-wise
 )  # fmt: skip
 
 # Routes without URL parameters that are not lists, and why.

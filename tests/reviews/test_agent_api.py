@@ -4,6 +4,7 @@ task token, polling with Retry-After, and the call allowed once a manager approv
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
@@ -114,3 +115,17 @@ def test_an_agent_may_not_ask_for_a_task_of_another_identity(rt):
     response = ask(svid(), task=other["task_id"])
     assert response.status_code == 400 and "task" in response.json()["fields"]
     assert AUDIENCE  # the audience the tokens above were issued for
+
+
+def test_a_request_past_its_expiry_polls_as_expired_before_and_after_the_sweep(rt):
+    from reviews.tasks import expire_requests
+
+    asked = ask(svid(), task="fix-late").json()
+    ElevationRequest.objects.filter(uuid=asked["id"]).update(expires_at=timezone.now() - timedelta(seconds=1))
+    unswept = poll(svid(), asked["id"])
+    assert unswept.json()["state"] == "expired" and "Retry-After" not in unswept  # the clock, not the job
+    assert ElevationRequest.objects.get(uuid=asked["id"]).state == "pending"
+    expire_requests()
+    swept = poll(svid(), asked["id"])
+    assert swept.json()["state"] == "expired" and swept.json()["closed_note"] == "expired unanswered"
+    assert "Retry-After" not in swept

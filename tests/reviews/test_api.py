@@ -245,3 +245,60 @@ def test_an_owner_and_the_approver_may_end_the_grant_too(estate, client_factory,
     post(client_factory(estate.cast.manager), url(made, "approve"), {"comment": "ok"})
     response = post(client_factory(estate.cast[who]), url(made, "end"), {"reason": "done"})
     assert response.status_code == 200 and response.json()["granted"]["ended_at"]
+
+
+# --- a rule's approver group decides whatever its members' roles (reviews.rules.may_decide) -------------------
+
+
+@pytest.fixture
+def approver_group(estate):
+    """The agent's rule names an approver group: a member with no role, and one who is another identity's owner;
+    beside them a person with no role outside it, and a no-role member of another rule's group."""
+    from django.contrib.auth.models import Group
+
+    from reviews.models import ApprovalRule
+
+    group, elsewhere = Group.objects.create(name="pr-approvers"), Group.objects.create(name="db-approvers")
+    ApprovalRule.objects.filter(name="Medium and low identities: one approver").update(approver_group=group)
+    ApprovalRule.objects.filter(name="High identity: one approver").update(approver_group=elsewhere)
+    member, owner_member = make_person("grouped-nobody"), make_person("grouped-owner", "identity_owner")
+    other_member, nobody = make_person("elsewhere-nobody"), make_person("plain-nobody")
+    for person, joined in ((member, group), (owner_member, group), (other_member, elsewhere)):
+        person.groups.add(joined)
+    return {"member": member, "owner_member": owner_member, "other_member": other_member, "nobody": nobody}
+
+
+def test_a_member_of_the_requests_approver_group_without_a_role_lists_and_decides_it(
+    estate, client_factory, approver_group
+):
+    made, other = ask(estate), ask(estate, task="second")
+    client = client_factory(approver_group["member"])
+    inbox = client.get(LIST, {"to_decide": "true"})
+    assert inbox.status_code == 200, inbox.content
+    assert sorted(r["id"] for r in inbox.json()["results"]) == sorted([str(made.uuid), str(other.uuid)])
+    assert post(client, url(made, "approve"), {"comment": "ok"}).json()["state"] == "approved"
+    assert post(client_factory(approver_group["owner_member"]), url(other, "deny"), {}).json()["state"] == "denied"
+    approvers = set(AuditEntry.objects.filter(action__in=["elevation_request.approve", "elevation_request.deny"])
+                    .values_list("actor_label", flat=True))  # fmt: skip
+    assert approvers == {"grouped-nobody", "grouped-owner"}
+
+
+def test_nobody_else_without_a_role_reaches_the_api_and_another_groups_member_sees_nothing(
+    estate, client_factory, approver_group
+):
+    made = ask(estate)
+    nobody, other_member = client_factory(approver_group["nobody"]), client_factory(approver_group["other_member"])
+    for path in (LIST, url(made)):
+        assert nobody.get(path).status_code == 403
+    assert post(nobody, url(made, "approve"), {}).status_code == 403
+    assert post(nobody, url(made, "deny"), {}).status_code == 403
+    assert other_member.get(LIST, {"to_decide": "true"}).json()["results"] == []
+    assert other_member.get(url(made)).status_code == 404
+    assert post(other_member, url(made, "approve"), {}).status_code == 404
+    # A member without a role may not ask for access (the identity is not one they may see: unknown to them) or
+    # withdraw what others asked.
+    refused = post(client_factory(approver_group["member"]), LIST, body(estate, task="theirs"))
+    assert refused.status_code == 400 and "identity" in refused.json()["fields"]
+    assert post(client_factory(approver_group["member"]), url(made, "withdraw"), {"reason": "x"}).status_code == 403
+    made.refresh_from_db()
+    assert made.state == "pending" and not made.approvals.exists()

@@ -145,9 +145,13 @@ def test_latency_of_the_path_is_median_and_p90_over_seven_days(estate):
             decided_at=now - timedelta(seconds=seconds / 2), decided_by=estate.cast.manager,
             valid_until=now + timedelta(minutes=5), consumed_at=now,
         )  # fmt: skip
+    CallAuthorisationFactory(identity=estate.agent, tool=estate.write, expires_at=now - timedelta(minutes=1))
+    CallAuthorisationFactory(identity=estate.agent, tool=estate.write, expires_at=now - timedelta(days=8))  # older
     latency = runtime.call_latency(days=7)
     assert latency.count == 5 and latency.median == pytest.approx(30) and latency.p90 == pytest.approx(76)
-    assert runtime.call_latency(identity_ids=[]).count == 0
+    assert latency.p95 == pytest.approx(88) and latency.approve_p95 == pytest.approx(44)
+    assert latency.lapsed == 1  # the request whose expiry passed this week, nobody having answered
+    assert runtime.call_latency(identity_ids=[]).count == 0 and runtime.call_latency(identity_ids=[]).lapsed == 0
 
 
 def test_the_worklist_counts_the_managers_waiting_calls(estate, call):

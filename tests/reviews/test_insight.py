@@ -14,7 +14,7 @@ from django.utils import timezone
 from identities.models import Entitlement, Identity
 from reviews import insight, services
 from reviews.models import ElevationRequest
-from tests.factories import ElevationRequestFactory, EntitlementFactory
+from tests.factories import CallAuthorisationFactory, ElevationRequestFactory, EntitlementFactory
 from tests.reviews.support import ask
 
 pytestmark = pytest.mark.django_db
@@ -80,9 +80,47 @@ def test_the_insight_query_count_does_not_grow_with_the_rows(estate, rf):
 
     ask(estate, task="a")
     ask(estate, task="b")
+    used_call(estate, 30)
     count()  # warm: the person's roles are read once a request
     few = count()
     for n in range(20):
         services.request_approve(elevation_request=ask(estate, task=f"many-{n}"), actor=estate.cast.manager)
-    assert count() == few == (3, 3)  # live access by mode; the requests' ends and times; break-glass use
+        used_call(estate, 10 + n)
+        CallAuthorisationFactory(identity=estate.agent, tool=estate.write, expires_at=timezone.now())  # lapsed
+    # live access by mode; the requests' ends and times; break-glass use; the per-call path
+    assert count() == few == (4, 4)
     assert Identity.objects.count() >= 1
+
+
+def used_call(estate, seconds: float, approved_after: float | None = None):
+    """A per-call authorisation asked `seconds` ago, approved half-way (or after `approved_after`), used now."""
+    now = timezone.now()
+    approved = now - timedelta(seconds=seconds) + timedelta(seconds=approved_after or seconds / 2)
+    return CallAuthorisationFactory(
+        identity=estate.agent, tool=estate.write, state="consumed", requested_at=now - timedelta(seconds=seconds),
+        decided_at=approved, decided_by=estate.cast.manager, valid_until=now + timedelta(minutes=5), consumed_at=now,
+    )  # fmt: skip
+
+
+def test_the_per_call_path_request_approval_allowed_call_and_lapsed(estate, client_factory):
+    for seconds in (10, 20, 30, 40, 100):
+        used_call(estate, seconds)
+    now = timezone.now()
+    CallAuthorisationFactory(identity=estate.agent, tool=estate.write, expires_at=now - timedelta(minutes=1))
+    CallAuthorisationFactory(identity=estate.agent, tool=estate.write)  # still waiting: not lapsed
+    CallAuthorisationFactory(
+        identity=estate.agent, tool=estate.write, state="approved", decided_at=now - timedelta(minutes=9),
+        decided_by=estate.cast.manager, requested_at=now - timedelta(minutes=10),
+        valid_until=now - timedelta(minutes=4),
+    )  # approved, never used: lapsed  # fmt: skip
+    CallAuthorisationFactory(identity=estate.agent, tool=estate.write, state="denied", decided_at=now,
+                             decided_by=estate.cast.manager)  # fmt: skip
+    CallAuthorisationFactory(tool=estate.write, state="denied", decided_at=now, decided_by=estate.cast.manager)
+    found = insight.figures(ElevationRequest.objects.all(), Entitlement.objects.none(),
+                            Identity.objects.filter(pk=estate.agent.pk)).calls  # fmt: skip
+    assert (found.allowed, found.denied, found.lapsed) == (5, 1, 2)  # another identity's deny is not counted
+    assert found.median_seconds == pytest.approx(30, abs=1) and found.p95_seconds == pytest.approx(88, abs=1)
+    assert found.approve_median_seconds == pytest.approx(17.5, abs=1)  # the used ones and the unused approval
+    assert insight.figures(ElevationRequest.objects.none(), Entitlement.objects.none()).calls is None
+    html = client_factory(estate.cast.manager).get("/").content.decode()
+    assert "Per-call approvals" in html and "calls lapsed unanswered" in html and "30 s" in html

@@ -199,3 +199,41 @@ def test_a_real_worker_sends_the_approvers_mail_and_the_webhook_after_commit(est
     text = log.read_text()
     assert f"/reviews/requests/{made.uuid}/" in text and f"To: {estate.cast.manager.email}" in text
     assert json.loads(receiver.received[0]["body"])["data"]["request"] == str(made.uuid)
+
+
+def test_the_requester_is_told_once_when_a_request_expires_unanswered(estate):
+    from reviews.tasks import expire_requests
+
+    made = ask(estate)
+    deliver_all()
+    mail.outbox.clear()
+    ElevationRequest.objects.filter(pk=made.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert expire_requests() == 1
+    expire_requests()  # a second run (or worker) tells nobody twice
+    [message] = OutboxMessage.objects.filter(dedupe_key=f"reviews.expired:{made.uuid}")
+    assert message.payload["to"] == [estate.cast.identity_owner.email]
+    deliver_all()
+    [sent] = mail.outbox
+    assert sent.subject == "Elevation request expired unanswered: triage-bot, github.create_pull_request:write"
+    assert "Nobody decided" in sent.body and f"/reviews/requests/{made.uuid}/" in sent.body
+    assert "nothing was granted" in sent.body
+
+
+def test_when_the_agent_asked_its_accountable_owners_are_told_it_expired(estate):
+    made = services.request_create(identity=estate.agent, agent=estate.agent, task="fix-ci",
+                                   scopes=["github.create_pull_request:write"], justification="CI red",
+                                   duration_seconds=3600)  # fmt: skip
+    ElevationRequest.objects.filter(pk=made.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    services.requests_expire()
+    assert notifications.notify_expired() == 1
+    message = OutboxMessage.objects.get(dedupe_key=f"reviews.expired:{made.uuid}")
+    assert message.payload["to"] == [estate.cast.identity_owner.email]
+    assert notifications.notify_expired() == 0
+
+
+def test_a_request_that_expired_long_ago_is_not_told_now(estate):
+    made = ask(estate)
+    ElevationRequest.objects.filter(pk=made.pk).update(expires_at=timezone.now() - timedelta(days=3))
+    services.requests_expire(now=timezone.now())
+    ElevationRequest.objects.filter(pk=made.pk).update(decided_at=timezone.now() - timedelta(days=2))
+    assert notifications.notify_expired() == 0

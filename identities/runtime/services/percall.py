@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from agentiam.errors import Conflict, PermissionDenied, invalid
 from agentiam.permissions import Role, roles_of
+from audit import actors
 from audit.trail import audit_record
 from identities.models import Identity, RiskTier, current_ownerships
 from identities.runtime import lookups
@@ -33,6 +34,7 @@ from identities.runtime.models import (
     REAUTHORISED_ACTIONS,
     CallAuthorisation,
     CallState,
+    Gateway,
     PerCallMode,
 )
 
@@ -87,7 +89,7 @@ WITH used AS (
      WHERE identity_id = %(identity)s::bigint AND task_id IS NOT DISTINCT FROM %(task)s::bigint
        AND tool_key = %(tool_key)s::text AND action = %(action)s::text AND resource_digest = %(digest)s::text
        AND state = 'approved' AND valid_until > %(now)s::timestamptz
-     RETURNING uuid, state, expires_at, true AS created
+     RETURNING uuid, state, expires_at, true AS created, false AS opened
 ), asked AS (
     INSERT INTO runtime_callauthorisation AS c (
         uuid, identity_id, actor_id, task_id, gateway_id, tool_id, tool_key, action, resource, resource_digest,
@@ -101,10 +103,10 @@ WITH used AS (
         requested_at = CASE WHEN c.expires_at <= EXCLUDED.requested_at THEN EXCLUDED.requested_at ELSE c.requested_at END,
         evaluation_id = CASE WHEN c.expires_at <= EXCLUDED.requested_at THEN EXCLUDED.evaluation_id ELSE c.evaluation_id END,
         expires_at = CASE WHEN c.expires_at <= EXCLUDED.requested_at THEN EXCLUDED.expires_at ELSE c.expires_at END
-    RETURNING uuid, state, expires_at, (xmax = 0) AS created
+    RETURNING uuid, state, expires_at, (xmax = 0) AS created, (c.requested_at = %(now)s::timestamptz) AS opened
 )
-SELECT uuid::text, state, extract(epoch FROM expires_at)::float8, created FROM used
-UNION ALL SELECT uuid::text, state, extract(epoch FROM expires_at)::float8, created FROM asked
+SELECT uuid::text, state, extract(epoch FROM expires_at)::float8, created, opened FROM used
+UNION ALL SELECT uuid::text, state, extract(epoch FROM expires_at)::float8, created, opened FROM asked
 """  # noqa: E501
 
 
@@ -116,6 +118,7 @@ class Settled:
     consumed: bool
     expires_at: datetime
     created: bool
+    opened: bool = False  # a request for approval began with this call (new, or a lapsed one renewed)
 
     def context(self, evaluation_id: str) -> dict[str, Any]:
         """The AuthZEN access-request context of a deny (Access Request and Approval draft)."""
@@ -146,7 +149,35 @@ def settle(
             "now": now, "expires": now + timedelta(seconds=PENDING_SECONDS),
         },
     )  # fmt: skip
-    return Settled(row[0], row[1] == CallState.CONSUMED, lookups.at(row[2]), bool(row[3]))
+    settled = Settled(row[0], row[1] == CallState.CONSUMED, lookups.at(row[2]), bool(row[3]), bool(row[4]))
+    if settled.opened:
+        _audit_opened(settled, identity_id=identity_id, actor_id=actor_id, gateway_id=gateway_id,
+                      tool_key=tool_key, action=action, resource=resource, renewed=not settled.created)  # fmt: skip
+    return settled
+
+
+def _audit_opened(
+    settled: Settled, *, identity_id: int, actor_id: int | None, gateway_id: int, tool_key: str, action: str,
+    resource: dict[str, str], renewed: bool,
+) -> None:  # fmt: skip
+    """A call asked for approval: the trail names the identity that made it. Only when a request begins (not
+    on every poll of the same pending one), so the hot path pays it once per call asked about."""
+    rows = Identity.objects.filter(pk__in={identity_id, actor_id} - {None}).only("uuid", "name")
+    found = {row.pk: row for row in rows}
+    identity, acting = found[identity_id], found.get(actor_id)
+    gateway = Gateway.objects.filter(pk=gateway_id).values_list("uuid", flat=True).first()
+    audit_record(
+        actor=actors.identity(acting or identity),
+        action="call_authorisation.request",
+        object_type="runtime.callauthorisation",
+        object_id=settled.authorisation,
+        object_label=f"{identity.name}: {tool_key}:{action}"[:300],
+        changes={
+            "identity": str(identity.uuid), "actor": str(acting.uuid) if acting else None,
+            "gateway": str(gateway) if gateway else None, "tool": tool_key, "action": action,
+            "resource": resource, "expires_at": settled.expires_at.isoformat(), "renewed": renewed,
+        },
+    )  # fmt: skip
 
 
 # --- the mode ---------------------------------------------------------------------------------------------
@@ -227,23 +258,32 @@ def call_authorisation_decide(
 
 @dataclass(frozen=True)
 class Latency:
-    """Request → approval → allowed call, in seconds, over calls allowed in the window."""
+    """Request → approval → allowed call, in seconds, over calls allowed in the window; and the requests of the
+    window that lapsed unanswered."""
 
     count: int
     median: float | None
     p90: float | None
     approve_median: float | None  # request → approval alone
+    p95: float | None = None
+    approve_p95: float | None = None
+    lapsed: int = 0  # pending requests whose expiry passed in the window, nobody having answered
 
     @property
     def empty(self) -> bool:
-        return not self.count
+        return not self.count and not self.lapsed
 
 
 _LATENCY = """
 SELECT count(*),
        percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM consumed_at - requested_at)),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM consumed_at - requested_at)),
-       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - requested_at))
+       percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - requested_at)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM consumed_at - requested_at)),
+       percentile_cont(0.95) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - requested_at)),
+       (SELECT count(*) FROM runtime_callauthorisation
+         WHERE state = 'pending' AND expires_at > %(since)s AND expires_at <= %(now)s
+           AND (%(all)s OR identity_id = ANY(%(identities)s::bigint[])))
 FROM runtime_callauthorisation
 WHERE state = 'consumed' AND consumed_at >= %(since)s
   AND (%(all)s OR identity_id = ANY(%(identities)s::bigint[]))
@@ -251,9 +291,12 @@ WHERE state = 'consumed' AND consumed_at >= %(since)s
 
 
 def call_latency(*, days: int = 7, identity_ids: list[int] | None = None, now: datetime | None = None) -> Latency:
-    """Median and p90 of the per-call path over the last `days` (optionally of some identities only)."""
-    since = (now or timezone.now()) - timedelta(days=days)
+    """Median, p90 and p95 of the per-call path over the last `days` (optionally of some identities only), and
+    how many requests lapsed unanswered meanwhile: one statement."""
+    now = now or timezone.now()
+    since = now - timedelta(days=days)
+    params = {"since": since, "now": now, "all": identity_ids is None, "identities": list(identity_ids or [])}
     with connection.cursor() as cursor:
-        cursor.execute(_LATENCY, {"since": since, "all": identity_ids is None, "identities": list(identity_ids or [])})
-        count, median, p90, approve = cursor.fetchone()
-    return Latency(count, median, p90, approve)
+        cursor.execute(_LATENCY, params)
+        count, median, p90, approve, p95, approve_p95, lapsed = cursor.fetchone()
+    return Latency(count, median, p90, approve, p95, approve_p95, lapsed)
