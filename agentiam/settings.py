@@ -371,6 +371,14 @@ CELERY_BEAT_SCHEDULE["reviews-break-glass-escalate"] = {
     "schedule": 900.0,
     "options": {"expires": 890},
 }
+# Review campaigns (reviews/services/cadence.py): revoked-elsewhere items, reviewers who left, escalation, reminder
+# digests and the no-answer outcome at the deadline, every REVIEWS_CAMPAIGN_TICK seconds.
+REVIEWS_CAMPAIGN_TICK = env_int("REVIEWS_CAMPAIGN_TICK", 300, minimum=5, maximum=3600)
+CELERY_BEAT_SCHEDULE["reviews-campaign-cadence"] = {
+    "task": "reviews.tasks.campaign_cadence",
+    "schedule": float(REVIEWS_CAMPAIGN_TICK),
+    "options": {"expires": max(REVIEWS_CAMPAIGN_TICK - 5, 1)},
+}
 # An optional outgoing webhook (Slack-compatible JSON, signed as agentiam.notifications.webhooks says) told
 # of new requests, decisions and reminders. It carries a link to the inbox, never a way to decide.
 REVIEWS_WEBHOOK_URL = env_str("REVIEWS_WEBHOOK_URL", "")

@@ -8,6 +8,7 @@ from django.db import transaction
 from reviews import notifications
 from reviews.services import requests_expire
 from reviews.services.breakglass import break_glass_escalate
+from reviews.services.cadence import campaigns_tick
 
 
 @shared_task(name="reviews.tasks.expire_requests", ignore_result=True)
@@ -30,3 +31,10 @@ def remind_pending() -> int:
 def escalate_break_glass() -> int:
     """Tell security of break-glass reviews left open too long (idempotent: each is escalated once)."""
     return break_glass_escalate()
+
+
+@shared_task(name="reviews.tasks.campaign_cadence", ignore_result=True)
+def campaign_cadence() -> dict[str, int]:
+    """Open campaign runs: revoked-elsewhere items, reviewers who left, escalation, reminder digests and the
+    no-answer outcome at the deadline (each guarded by the state it starts from: safe to run twice)."""
+    return campaigns_tick()

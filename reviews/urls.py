@@ -2,7 +2,7 @@ from django.urls import path
 
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import SEE_EVERYTHING, Role
-from reviews.views import breakglass, breakglass_reviews, delegations, history, inbox, requests, rules
+from reviews.views import breakglass, breakglass_reviews, campaign_runs, delegations, history, inbox, requests, rules
 
 # Elevation requests in the browser: the owner's request form, the manager's inbox, history, break-glass and
 # approval rules. Each page family is a module of reviews/views/; add its lines here.
@@ -11,6 +11,12 @@ urlpatterns = [
     path("break-glass/", breakglass_reviews.break_glass_list, name="break-glass-list"),
     path("break-glass/<uuid:uuid>/", breakglass.break_glass_detail, name="break-glass"),
     path("break-glass/<uuid:uuid>/close/", breakglass_reviews.break_glass_list_close, name="break-glass-list-close"),
+    path("campaigns/runs/<uuid:uuid>/dashboard/", campaign_runs.run_dashboard, name="run_dashboard"),
+    path("campaigns/runs/<uuid:uuid>/sign-off/", campaign_runs.run_sign_off, name="run_sign_off"),
+    path("campaigns/runs/<uuid:uuid>/retry/", campaign_runs.run_retry, name="run_retry"),
+    path("campaigns/runs/<uuid:uuid>/report/", campaign_runs.run_report, name="run_report"),
+    path("campaigns/runs/<uuid:uuid>/report.csv", campaign_runs.run_report_csv, name="run_report_csv"),
+    path("campaigns/runs/<uuid:uuid>/report.json", campaign_runs.run_report_json, name="run_report_json"),
     path("identities/<uuid:uuid>/break-glass/", breakglass.break_glass_start_page, name="break-glass-start"),
     path("identities/<uuid:uuid>/ask/", requests.request_create, name="request_create"),
     path("inbox/", inbox.inbox, name="inbox"),
