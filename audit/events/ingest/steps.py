@@ -145,7 +145,8 @@ def keep(attributes: dict[str, Any], *, store_content: bool, any_name: bool = Fa
             continue
         if any_name or name in KEPT_NAMES or name.startswith(KEPT_PREFIXES):
             capped = _cap(value)
-            if _size(capped) <= MAX_VALUE_JSON:
+            # a capped scalar always fits; only structures are measured
+            if not isinstance(capped, dict | list) or _size(capped) <= MAX_VALUE_JSON:
                 kept[name[:200]] = capped
     return kept, content
 

@@ -116,8 +116,8 @@ def events_ingest(request: HttpRequest) -> HttpResponse:
     if (request.content_type or "") not in JSON_TYPES:
         return error_response(415, "unsupported_media_type", ERR_MEDIA.format(expected="application/json"))
     try:
-        document = jsonsafe.loads(body_of(request))
-        parsed = shape.parse(document, now=now)
+        body = body_of(request)
+        parsed = shape.parse(jsonsafe.loads(body), now=now, may_hold_nul=b"\\u0000" in body)
     except BodyRefused as error:
         return error_response(error.status, error.code, error.message)
     except jsonsafe.JsonRefused as error:
