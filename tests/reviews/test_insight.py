@@ -124,3 +124,21 @@ def test_the_per_call_path_request_approval_allowed_call_and_lapsed(estate, clie
     assert insight.figures(ElevationRequest.objects.none(), Entitlement.objects.none()).calls is None
     html = client_factory(estate.cast.manager).get("/").content.decode()
     assert "Per-call approvals" in html and "calls lapsed unanswered" in html and "30 s" in html
+
+
+def test_the_dashboard_counts_a_subset_of_what_each_person_may_see(estate):
+    """The panel reads requests by the identities a person may view; every one of them must also be a request
+    the person may see (reviews.visibility), for every role of the cast and the manager's manager."""
+    from reviews.selectors import requests_visible_to
+
+    ask(estate)
+    ElevationRequestFactory()  # on an identity nobody of the cast owns
+    ElevationRequestFactory(identity=estate.agent, state="denied")
+    people = [getattr(estate.cast, name) for name in vars(estate.cast) if hasattr(getattr(estate.cast, name), "pk")]
+    counted_any = False
+    for person in [*people, estate.boss]:
+        counted = set(insight.dashboard_requests(person).values_list("pk", flat=True))
+        visible = set(requests_visible_to(person).values_list("pk", flat=True))
+        assert counted <= visible, person
+        counted_any |= bool(counted) and counted != set(ElevationRequest.objects.values_list("pk", flat=True))
+    assert counted_any  # someone restricted counted some requests, not none
