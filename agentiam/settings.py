@@ -607,6 +607,8 @@ SPECTACULAR_SETTINGS = {
         "ImportStatusEnum": "identities.models.ImportJob.Status",
         "VerdictEnum": ["allow", "deny"],  # a decision, a simulated flip's before and after
         "ApprovalRuleChangeKindEnum": "reviews.models.ChangeKind",
+        "ItemDecisionEnum": "reviews.models_campaigns.ItemDecision",  # a review item's decision
+        "BulkItemDecisionEnum": ["certify", "revoke"],  # what many review items at once may be
     },
 }
 

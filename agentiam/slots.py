@@ -11,7 +11,9 @@ returns the template's context, or None when it has nothing to show for this obj
 its own reads to `request.user` (the page has already decided the person may see `obj`). The template
 gets that context plus `object`. Slots render in `order`, then key.
 
-Slots in use: `identity_detail` (the identity page's main column, after its history).
+Slots in use: `identity_detail` (the identity page's main column, after its history); `review_identity` (beside
+each identity's evidence on "My reviews": it renders once per identity on the page, so a slot there reads for the
+whole page at its first call and keeps the answer on the request).
 """
 
 from __future__ import annotations

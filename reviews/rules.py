@@ -25,11 +25,18 @@ __all__ = [
     "ERR_INACTIVE",
     "ERR_OWNER",
     "ERR_REQUESTER",
+    "ERR_REVIEW_GRANTER",
+    "ERR_REVIEW_HOLDER",
+    "ERR_REVIEW_INACTIVE",
+    "ERR_REVIEW_REQUESTER",
+    "ERR_REVIEW_RULE",
     "MAX_HOPS",
     "Asked",
     "Candidate",
+    "Reviewed",
     "Route",
     "may_decide",
+    "may_review",
     "route",
 ]
 
@@ -137,3 +144,42 @@ def route(
             break
         origin, hops = manager_of.get(origin), hops + 1
     return Route(None, tuple(tried), skipped)
+
+
+# --- review campaigns: who may attest one review item (certify, revoke, reduce, reassign) ---------------------
+
+ERR_REVIEW_INACTIVE = "Only an active person may review access."
+ERR_REVIEW_HOLDER = "Nobody reviews access they hold: an identity never reviews itself."
+ERR_REVIEW_REQUESTER = "Nobody certifies access they requested."
+ERR_REVIEW_GRANTER = "This campaign asks for an independent reviewer: nobody certifies access they granted."
+ERR_REVIEW_RULE = (
+    "The campaign's reviewer rule does not name this person for this item: an owner of the identity, the "
+    "accountable owner's manager or a member of the fallback group."
+)
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """One review item, as far as separation of duties cares (persons by id). `eligible` is who the campaign's
+    reviewer rule names for it (owners, the accountable owner's manager, the fallback group's members)."""
+
+    holder: int | None = None  # the person of a human identity, or the holder of an AgentIAM role
+    requester: int | None = None  # who asked for a JIT entitlement
+    granter: int | None = None
+    independent: bool = False  # the granter may not certify it either
+    eligible: frozenset[int] = frozenset()
+
+
+def may_review(person: int, reviewed: Reviewed, *, active: bool = True) -> Answer:
+    """May this person attest (or be handed) this item? Owning the identity never bars it: that is the
+    owner's job. The database holds the same refusals (CHECKs on the item, a trigger on reassignment)."""
+    for barred, reason in (
+        (not active, ERR_REVIEW_INACTIVE),
+        (person == reviewed.holder, ERR_REVIEW_HOLDER),
+        (person == reviewed.requester, ERR_REVIEW_REQUESTER),
+        (reviewed.independent and person == reviewed.granter, ERR_REVIEW_GRANTER),
+        (person not in reviewed.eligible, ERR_REVIEW_RULE),
+    ):
+        if barred:
+            return Answer(False, reason)
+    return Answer(True)

@@ -2,7 +2,17 @@ from django.urls import path
 
 from agentiam.navigation import NavEntry, register
 from agentiam.permissions import SEE_EVERYTHING, Role
-from reviews.views import breakglass, breakglass_reviews, campaign_runs, delegations, history, inbox, requests, rules
+from reviews.views import (
+    attest,
+    breakglass,
+    breakglass_reviews,
+    campaign_runs,
+    delegations,
+    history,
+    inbox,
+    requests,
+    rules,
+)
 
 # Elevation requests in the browser: the owner's request form, the manager's inbox, history, break-glass and
 # approval rules. Each page family is a module of reviews/views/; add its lines here.
@@ -20,6 +30,12 @@ urlpatterns = [
     path("identities/<uuid:uuid>/break-glass/", breakglass.break_glass_start_page, name="break-glass-start"),
     path("identities/<uuid:uuid>/ask/", requests.request_create, name="request_create"),
     path("inbox/", inbox.inbox, name="inbox"),
+    path("my-reviews/", attest.my_reviews, name="my_reviews"),
+    path("my-reviews/bulk/", attest.items_bulk, name="items_bulk"),
+    path("my-reviews/accept/", attest.items_accept, name="items_accept"),
+    path("my-reviews/<uuid:uuid>/sign-off/", attest.review_sign_off, name="review_sign_off"),
+    path("items/<uuid:uuid>/decide/", attest.item_decide, name="item_decide"),
+    path("items/<uuid:uuid>/reassign/", attest.item_reassign, name="item_reassign"),
     path("history/", history.history, name="history"),
     path("requests/<uuid:uuid>/", requests.request_detail, name="request"),
     path("requests/<uuid:uuid>/decide/", inbox.request_decide, name="request_decide"),
@@ -47,3 +63,7 @@ register(NavEntry("Access", "Elevation requests", "reviews:history", frozenset({
                   area="elevation"))  # fmt: skip
 register(NavEntry("Administration", "Approval rules", "reviews:rules", frozenset({Role.ADMINISTRATOR}),
                   count=rules.waiting_for, key="rule-changes", area="elevation"))  # fmt: skip
+# Review campaigns: owners and managers attest in the browser ("Campaigns" is the see-everything roles' entry);
+# anyone a campaign names may also attest through /api/v1/review-items/.
+register(NavEntry("Access", "My reviews", "reviews:my_reviews", attest.REVIEWERS, count=attest.pending_count,
+                  key="my-reviews"))  # fmt: skip

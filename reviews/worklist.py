@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from agentiam import worklist
 from agentiam.worklist import WorkItem, WorkSource
+from reviews import attest_reading
 from reviews.inbox_queries import deciding_ids, requests_to_decide
 from reviews.services.breakglass import CLOSERS, reviews_to_close
 
@@ -35,3 +36,15 @@ def break_glass_reviews(person) -> list[WorkItem]:
 
 
 worklist.register(WorkSource("break_glass_reviews", break_glass_reviews, roles=CLOSERS, order=8))
+
+
+def review_items(person) -> list[WorkItem]:
+    """Review items waiting for this person's attestation in open campaigns."""
+    pending = attest_reading.pending_count(person)
+    if not pending:
+        return []
+    oldest = attest_reading.items_to_review(person).filter(state="pending").aggregate(due=Min("due_at"))["due"]
+    return [WorkItem("review_items", "Access to review", reverse("reviews:my_reviews"), pending, oldest)]
+
+
+worklist.register(WorkSource("review_items", review_items, order=4))  # any role: a fallback group may hold any

@@ -5,6 +5,7 @@ token, /api/v1/runtime/elevation-requests) is `runtime`, routed from agentiam/ur
 
 from agentiam.api.routers import router
 
+from .items import ReviewItemViewSet
 from .requests import ElevationRequestViewSet
 from .rules import ApprovalRuleChangeViewSet, ApprovalRuleViewSet, DelegationViewSet
 
@@ -14,6 +15,7 @@ __all__ = [
     "ApprovalRuleViewSet",
     "DelegationViewSet",
     "ElevationRequestViewSet",
+    "ReviewItemViewSet",
 ]
 
 RESOURCES = [
@@ -21,6 +23,7 @@ RESOURCES = [
     ("approval-rules", ApprovalRuleViewSet, "approval-rule"),
     ("approval-rule-changes", ApprovalRuleChangeViewSet, "approval-rule-change"),
     ("delegations", DelegationViewSet, "delegation"),
+    ("review-items", ReviewItemViewSet, "review-item"),
 ]
 
 for prefix, viewset, basename in RESOURCES:

@@ -26,9 +26,11 @@ from agentiam.permissions import Role
 from identities.views.imports import RECENT as RECENT_IMPORTS
 from identities.views.people import PAGE_SIZE as PEOPLE_PAGE_SIZE
 from identities.views.registry.lookup import MAX_MATCHES
+from reviews.views.attest import IDENTITIES_PER_PAGE as MY_REVIEWS_PAGE
 from reviews.views.inbox import INBOX_PAGE
 from tests import factories as f
 from tests.platform.test_permissions_declared import endpoints
+from tests.reviews.attest_support import make_item, make_run
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +136,17 @@ def elevation_request(cast, reader):
     return made
 
 
+def review_item(cast, reader):
+    """A standing read of a new owned identity, for the owner to review, in a run of its own."""
+    run = make_run(cast.compliance_officer, name=f"listed campaign {serial()}")
+    held = f.EntitlementFactory(identity=owned(cast), granted_by=cast.administrator, action="read")
+    return make_item(run, held, cast.identity_owner, recommendation="revoke", reason="unused")
+
+
+def review_rows(response) -> int:
+    return response.content.decode().count("data-review-item")
+
+
 def cards(response) -> int:
     return response.content.decode().count("data-request-card")
 
@@ -237,7 +250,8 @@ LIST_ROUTES: dict[str, ListRoute] = {
     # --- reviews ------------------------------------------------------------------------------------------------
     "api:elevation-request-list": ListRoute(elevation_request, readers=("auditor", OWNER, "manager")),
     # --- elevation requests ---------------------------------------------------------------------------------
-    "reviews:inbox": ListRoute(pending_request, readers=("manager",), many=INBOX_PAGE, most=30, rows=cards),
+    # (31: the navigation also counts the manager's items to review, reviews:my_reviews)
+    "reviews:inbox": ListRoute(pending_request, readers=("manager",), many=INBOX_PAGE, most=31, rows=cards),
     "reviews:history": ListRoute(
         lambda cast, reader: f.ElevationRequestFactory(identity=owned(cast), requested_by=cast.identity_owner),
         readers=("auditor", OWNER, "manager"),
@@ -263,6 +277,10 @@ LIST_ROUTES: dict[str, ListRoute] = {
         readers=("security_analyst", "manager", "auditor"),
         most=20,  # a manager's navigation counts their inbox: routing's facts, read set-wise
     ),
+    # --- review campaigns: attestation -------------------------------------------------------------------------
+    "api:review-item-list": ListRoute(review_item, readers=("auditor", OWNER, "manager")),
+    # runs, figures, sign-offs, the identities and items of the page, five of evidence, the shell's navigation
+    "reviews:my_reviews": ListRoute(review_item, readers=(OWNER,), many=MY_REVIEWS_PAGE, rows=review_rows, most=18),
     # --- the audit trail (other tests' entries may stay: the list is narrowed to this test's actions) --------------
     "audit:entries": ListRoute(
         lambda cast, reader: f.AuditEntryFactory(action=f"test.listed.{serial()}"),
@@ -342,6 +360,11 @@ NOT_LISTS = {
     "api:import-export": "a ZIP of the registry, streamed (test_registry_import)",
     "api:schema": "the OpenAPI document",
     "api:docs": "the API's documentation page",
+    "api:review-item-bulk-decide": "an action (POST)",
+    "api:review-item-accept-recommendations": "an action (POST)",
+    "api:review-item-sign-off": "an action (POST)",
+    "reviews:items_bulk": "an action (POST)",
+    "reviews:items_accept": "an action (POST)",
 }
 
 

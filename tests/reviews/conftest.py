@@ -40,3 +40,6 @@ def estate(cast):
     seeds.demo(None)
     agent.refresh_from_db()
     return Estate(cast, agent, write, read, boss)
+
+
+from tests.reviews.attest_support import attest  # noqa: E402, F401  (the attestation tests' run and items)
