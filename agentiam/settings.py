@@ -383,6 +383,21 @@ CELERY_BEAT_SCHEDULE["reviews-campaign-cadence"] = {
 # of new requests, decisions and reminders. It carries a link to the inbox, never a way to decide.
 REVIEWS_WEBHOOK_URL = env_str("REVIEWS_WEBHOOK_URL", "")
 
+# --- Review campaigns (reviews/campaigns/) -------------------------------------------------------------------
+# "Unused for N days" when a campaign does not say. Non-use is claimed only for a tool the decision log has
+# covered for N days, so keep N below RUNTIME_DECISION_RETENTION_DAYS.
+REVIEWS_CAMPAIGN_UNUSED_DAYS = env_int("REVIEWS_CAMPAIGN_UNUSED_DAYS", 30, minimum=1, maximum=3650)
+# A launch creates review items in batches of this many entries of the fixed set (one transaction each), so
+# a worker killed mid-launch resumes after its last committed batch.
+REVIEWS_CAMPAIGN_BATCH = env_int("REVIEWS_CAMPAIGN_BATCH", 50_000, minimum=100, maximum=1_000_000)
+# A launching run whose worker has not reported for this many seconds is picked up again by the beat sweep.
+REVIEWS_CAMPAIGN_STALE_SECONDS = env_int("REVIEWS_CAMPAIGN_STALE_SECONDS", 120, minimum=10, maximum=3600)
+CELERY_BEAT_SCHEDULE["reviews-campaign-launches"] = {
+    "task": "reviews.tasks.resume_campaign_launches",
+    "schedule": 60.0,
+    "options": {"expires": 55},
+}
+
 # --- Outbox and notifications (agentiam/outbox.py, agentiam/notifications/) -------------------------------
 # A message is written in the caller's transaction and delivered by the worker, at least once: failed
 # attempts are retried after RETRY_BASE * 2^(n-1) seconds (at most RETRY_MAX) until MAX_ATTEMPTS, then the
@@ -609,6 +624,7 @@ SPECTACULAR_SETTINGS = {
         "ApprovalRuleChangeKindEnum": "reviews.models.ChangeKind",
         "ItemDecisionEnum": "reviews.models_campaigns.ItemDecision",  # a review item's decision
         "BulkItemDecisionEnum": ["certify", "revoke"],  # what many review items at once may be
+        "CampaignRunStateEnum": "reviews.models_campaigns.RunState",
     },
 }
 

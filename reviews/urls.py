@@ -7,6 +7,7 @@ from reviews.views import (
     breakglass,
     breakglass_reviews,
     campaign_runs,
+    campaigns,
     delegations,
     history,
     inbox,
@@ -27,6 +28,12 @@ urlpatterns = [
     path("campaigns/runs/<uuid:uuid>/report/", campaign_runs.run_report, name="run_report"),
     path("campaigns/runs/<uuid:uuid>/report.csv", campaign_runs.run_report_csv, name="run_report_csv"),
     path("campaigns/runs/<uuid:uuid>/report.json", campaign_runs.run_report_json, name="run_report_json"),
+    path("campaigns/", campaigns.campaign_list, name="campaigns"),
+    path("campaigns/new/", campaigns.campaign_create, name="campaign_create"),
+    path("campaigns/<uuid:uuid>/", campaigns.campaign_detail, name="campaign"),
+    path("campaigns/<uuid:uuid>/edit/", campaigns.campaign_edit, name="campaign_edit"),
+    path("campaigns/<uuid:uuid>/launch/", campaigns.campaign_launch, name="campaign_launch"),
+    path("campaign-runs/<uuid:uuid>/progress/", campaigns.run_progress, name="run_progress"),
     path("identities/<uuid:uuid>/break-glass/", breakglass.break_glass_start_page, name="break-glass-start"),
     path("identities/<uuid:uuid>/ask/", requests.request_create, name="request_create"),
     path("inbox/", inbox.inbox, name="inbox"),
@@ -67,3 +74,5 @@ register(NavEntry("Administration", "Approval rules", "reviews:rules", frozenset
 # anyone a campaign names may also attest through /api/v1/review-items/.
 register(NavEntry("Access", "My reviews", "reviews:my_reviews", attest.REVIEWERS, count=attest.pending_count,
                   key="my-reviews"))  # fmt: skip
+# Review campaigns: the see-everything roles' one new entry (compliance officers define and launch from it).
+register(NavEntry("Governance", "Campaigns", "reviews:campaigns", SEE_EVERYTHING, area="campaigns"))

@@ -1,10 +1,11 @@
 """reviews' REST endpoints under /api/v1/, registered on the shared router when agentiam.api.urls
 autodiscovers this package: elevation requests (`requests`); approval rules, their changes and delegations
-(`rules`). The agent's own path (its proof or task
+(`rules`); campaign definitions and runs (`campaigns`). The agent's own path (its proof or task
 token, /api/v1/runtime/elevation-requests) is `runtime`, routed from agentiam/urls.py."""
 
 from agentiam.api.routers import router
 
+from .campaigns import CampaignRunViewSet, CampaignViewSet
 from .items import ReviewItemViewSet
 from .requests import ElevationRequestViewSet
 from .rules import ApprovalRuleChangeViewSet, ApprovalRuleViewSet, DelegationViewSet
@@ -13,6 +14,8 @@ __all__ = [
     "RESOURCES",
     "ApprovalRuleChangeViewSet",
     "ApprovalRuleViewSet",
+    "CampaignRunViewSet",
+    "CampaignViewSet",
     "DelegationViewSet",
     "ElevationRequestViewSet",
     "ReviewItemViewSet",
@@ -24,6 +27,8 @@ RESOURCES = [
     ("approval-rule-changes", ApprovalRuleChangeViewSet, "approval-rule-change"),
     ("delegations", DelegationViewSet, "delegation"),
     ("review-items", ReviewItemViewSet, "review-item"),
+    ("campaigns", CampaignViewSet, "campaign"),
+    ("campaign-runs", CampaignRunViewSet, "campaign-run"),
 ]
 
 for prefix, viewset, basename in RESOURCES:

@@ -281,6 +281,10 @@ LIST_ROUTES: dict[str, ListRoute] = {
     "api:review-item-list": ListRoute(review_item, readers=("auditor", OWNER, "manager")),
     # runs, figures, sign-offs, the identities and items of the page, five of evidence, the shell's navigation
     "reviews:my_reviews": ListRoute(review_item, readers=(OWNER,), many=MY_REVIEWS_PAGE, rows=review_rows, most=18),
+    # --- review campaigns --------------------------------------------------------------------------------------
+    "reviews:campaigns": ListRoute(lambda cast, reader: f.CampaignFactory(), readers=("auditor", "compliance_officer")),
+    "api:campaign-list": ListRoute(lambda cast, reader: f.CampaignFactory(), readers=("auditor",)),
+    "api:campaign-run-list": ListRoute(lambda cast, reader: f.CampaignRunFactory(), readers=("auditor",)),
     # --- the audit trail (other tests' entries may stay: the list is narrowed to this test's actions) --------------
     "audit:entries": ListRoute(
         lambda cast, reader: f.AuditEntryFactory(action=f"test.listed.{serial()}"),
@@ -335,6 +339,7 @@ NOT_LISTS = {
     "person_create": "a form",
     "token_create": "a form (POST)",
     "identity_create": "a form",
+    "reviews:campaign_create": "a form",
     "identity_transfer": "a form",
     "system_create": "a form",
     "runtime:reasons": "the fixed list of rule ids and what they mean",
