@@ -41,7 +41,7 @@ def test_dashboard_shows_the_recorded_worker_heartbeat(client, django_assert_max
 
     Heartbeat.objects.create(component="worker", last_seen=timezone.now())
     sign_in(client, make_person("watcher", Role.AUDITOR))
-    with django_assert_max_num_queries(13):  # the shell's 8, the registry panel's one, the elevation insight's four (per-call path since eac39a2)
+    with django_assert_max_num_queries(13):  # the shell's 8, the registry panel's one, the insight's four
         page = client.get("/")
     assert b"alive" in page.content
 
