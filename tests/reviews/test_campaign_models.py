@@ -19,6 +19,7 @@ from tests.factories import (
     GrantFactory,
     IdentityFactory,
     JitEntitlementFactory,
+    OwnershipFactory,
     ReviewItemFactory,
     UserFactory,
 )
@@ -134,7 +135,10 @@ def test_a_certify_may_change_until_sign_off_and_a_revoke_never():
 
 def test_only_a_pending_item_changes_reviewer_and_the_decider_is_its_reviewer():
     item = ReviewItemFactory()
-    ReviewItem.objects.filter(pk=item.pk).update(reviewer=UserFactory(), routed_via="reassigned")
+    co_owner = OwnershipFactory(identity=item.identity, role="technical").person  # one the owner rule names
+    ReviewItem.objects.filter(pk=item.pk).update(
+        reviewer=co_owner, routed_via="reassigned", reassigned_from=item.reviewer
+    )
     with refused():
         _decide(ReviewItemFactory(), decided_by=UserFactory())
     decided = _decide(ReviewItemFactory())
