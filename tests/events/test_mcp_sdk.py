@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import anyio
 import pytest
@@ -58,12 +59,19 @@ async def call_tools(key: str, endpoint: str, mode: str) -> str:
     return format(root.get_span_context().trace_id, "032x")
 
 
+def _apart(function, *args):
+    """anyio.run in a thread of its own: in a full run the browser tests' Playwright (sync API) leaves an asyncio
+    loop running in the main thread, where anyio.run refuses to start ("Already running asyncio")."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(anyio.run, function, *args).result()
+
+
 @pytest.mark.parametrize(("mode", "protocol"), [("legacy", "2025-11-25"), ("auto", "2026-07-28")])
 def test_each_mcp_tool_call_is_one_step_of_the_calling_agent(live_server, estate, keys, mode, protocol):
     endpoint = live_server.url + TRACES_URL
     FORWARD.target = OTLPSpanExporter(endpoint=endpoint, headers={"Authorization": f"Bearer {keys.all}"})
     try:
-        trace_id = anyio.run(call_tools, keys.all, endpoint, mode)
+        trace_id = _apart(call_tools, keys.all, endpoint, mode)
     finally:
         FORWARD.target = None
     steps = ActionEvent.objects.filter(trace_id=trace_id, operation="execute_tool").order_by("started_at")
@@ -106,7 +114,7 @@ def test_pydantic_ai_with_an_mcp_toolset_gives_one_step_per_call_despite_two_cli
     FORWARD.target = OTLPSpanExporter(endpoint=endpoint, headers={"Authorization": f"Bearer {keys.all}"})
     Agent.instrument_all()
     try:
-        anyio.run(run_agent, endpoint, keys.all)
+        _apart(run_agent, endpoint, keys.all)
     finally:
         Agent.instrument_all(False)
         FORWARD.target = None
