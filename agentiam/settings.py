@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "identities.runtime.apps.RuntimeConfig",
     "reviews",
     "audit.events.apps.EventsConfig",
+    "audit.alerts.apps.AlertsConfig",
 ]
 
 MIDDLEWARE = [
@@ -341,6 +342,27 @@ EVENTS_MAX_FUTURE_SKEW = env_int("EVENTS_MAX_FUTURE_SKEW", 300, minimum=0, maxim
 # Tool-call arguments, results and message content are stored only when this is on (they carry data such
 # as account numbers in real traces); off, they are dropped at ingest.
 EVENTS_STORE_CONTENT = env_bool("EVENTS_STORE_CONTENT", False)
+
+# --- Behavioural monitoring and alerts (audit/alerts) ---------------------------------------------------
+# The detectors run over new events every ALERTS_TICK seconds, ALERTS_BATCH ingest-sequence values a
+# transaction. A baseline judges only once it is ALERTS_WARMUP_DAYS old (before that everything is new).
+ALERTS_TICK = env_int("ALERTS_TICK", 30, minimum=5, maximum=3600)
+ALERTS_BATCH = env_int("ALERTS_BATCH", 5000, minimum=10, maximum=100_000)
+ALERTS_WARMUP_DAYS = env_int("ALERTS_WARMUP_DAYS", 7, minimum=0, maximum=30)
+ALERTS_DENIALS = env_int("ALERTS_DENIALS", 5, minimum=1)  # denied steps in ten minutes
+ALERTS_VOLUME_FACTOR = env_int("ALERTS_VOLUME_FACTOR", 10, minimum=2)  # times the baseline's mean a window
+ALERTS_VOLUME_FLOOR = env_int("ALERTS_VOLUME_FLOOR", 100, minimum=1)  # and at least this many events
+ALERTS_CHAIN_DEPTH = env_int("ALERTS_CHAIN_DEPTH", 8, minimum=1)
+ALERTS_CHAIN_FAN_OUT = env_int("ALERTS_CHAIN_FAN_OUT", 50, minimum=1)
+ALERTS_WORKFLOWS = env_int("ALERTS_WORKFLOWS", 5, minimum=2)  # workflows sharing one identity
+# High and critical alerts go to this signed webhook (agentiam.notifications.webhooks) and by e-mail to the
+# security analysts.
+ALERTS_WEBHOOK_URL = env_str("ALERTS_WEBHOOK_URL", "")
+CELERY_BEAT_SCHEDULE["alerts-evaluate"] = {
+    "task": "audit.alerts.tasks.evaluate_events",
+    "schedule": float(ALERTS_TICK),
+    "options": {"expires": max(ALERTS_TICK - 2, 3)},
+}
 
 # --- JIT elevation (reviews/) ---------------------------------------------------------------------------------
 # A pending elevation request expires after this many seconds (approving it later is refused by the clock,
