@@ -9,4 +9,3 @@ class AlertsConfig(AppConfig):
     label = "audit_alerts"
     verbose_name = "Alerts"
     default_auto_field = "django.db.models.BigAutoField"
-
