@@ -5,6 +5,10 @@ It fails closed: a deny is 403 with the reasons, and when AgentIAM cannot be ask
 network error, anything but a decision) nothing is forwarded either. It asks `decide` for every call instead of
 verifying tokens against the JWKS because only the online check sees a completed task, a suspension or a
 revoked token before the token expires.
+
+The agent's W3C `traceparent` header is passed on to decide (and to the tool server) unchanged, so the decision
+is recorded in the agent's trace and appears in its chain. The gateway does not judge it: decide ignores a
+header it cannot parse, so a broken trace header never stops a call.
 """
 
 from __future__ import annotations
@@ -109,7 +113,7 @@ class _GatewayHandler(_JsonHandler):
             or not isinstance(call.get("action"), str)
         ):
             return self.answer(400, {"detail": ERR_BODY})
-        status, body = gateway.forward(token, call)
+        status, body = gateway.forward(token, call, traceparent=self.headers.get("traceparent", ""))
         self.answer(status, body)
 
 
@@ -123,18 +127,21 @@ class Gateway(_LoopbackServer):
         self.environment = environment
         super().__init__(port)
 
-    def decide(self, token: str, call: dict) -> tuple[int, dict]:
+    def decide(self, token: str, call: dict, traceparent: str = "") -> tuple[int, dict]:
         request = {
             "token": token, "tool": call["tool"], "action": call["action"], "resource": call.get("resource") or {},
         }  # fmt: skip
         if self.environment:
             request["context"] = {"environment": self.environment}
-        return post(f"{self.agentiam_url}/api/v1/runtime/decide", json_body=request, bearer=self.credential)
+        return post(
+            f"{self.agentiam_url}/api/v1/runtime/decide", json_body=request, bearer=self.credential,
+            headers=_trace_headers(traceparent),
+        )  # fmt: skip
 
-    def forward(self, token: str, call: dict) -> tuple[int, dict]:
+    def forward(self, token: str, call: dict, traceparent: str = "") -> tuple[int, dict]:
         """(status, body) the agent gets: the tool's answer on allow, 403 with reasons on deny, 502 otherwise."""
         try:
-            status, answer = self.decide(token, call)
+            status, answer = self.decide(token, call, traceparent)
         except (URLError, OSError) as error:
             return 502, {"error": "decision_unavailable", "detail": ERR_UNREACHABLE.format(error=error)}
         if status != 200 or answer.get("decision") not in ("allow", "deny"):
@@ -149,13 +156,21 @@ class Gateway(_LoopbackServer):
         if answer["decision"] != "allow":
             return 403, {"error": "denied", **decision}
         try:
-            tool_status, tool_answer = post(self.tool_url, json_body=call)
+            tool_status, tool_answer = post(self.tool_url, json_body=call, headers=_trace_headers(traceparent))
         except (URLError, OSError) as error:
             return 502, {"error": "tool_unavailable", "detail": ERR_TOOL.format(error=error), **decision}
         return tool_status, {"tool_answer": tool_answer, **decision}
 
 
-def call_tool(gateway_url: str, token: str, *, tool: str, action: str, resource: dict, arguments=None):
-    """What an agent does to call a tool through the gateway: (status, body)."""
+def _trace_headers(traceparent: str) -> dict[str, str]:
+    # Only what fits a header line; the value itself is decide's to judge.
+    return {"traceparent": traceparent} if traceparent and traceparent.isprintable() else {}
+
+
+def call_tool(
+    gateway_url: str, token: str, *, tool: str, action: str, resource: dict, arguments=None, traceparent: str = ""
+):
+    """What an agent does to call a tool through the gateway: (status, body). `traceparent`: the W3C header of
+    the agent's current span, when it traces."""
     body = {"tool": tool, "action": action, "resource": resource, "arguments": arguments or {}}
-    return post(gateway_url.rstrip("/") + CALL_PATH, json_body=body, bearer=token)
+    return post(gateway_url.rstrip("/") + CALL_PATH, json_body=body, bearer=token, headers=_trace_headers(traceparent))

@@ -11,9 +11,11 @@ from urllib.parse import urlencode
 TIMEOUT = 10
 
 
-def post(url: str, *, json_body: Any = None, form: dict | None = None, bearer: str = "") -> tuple[int, Any]:
+def post(
+    url: str, *, json_body: Any = None, form: dict | None = None, bearer: str = "", headers: dict | None = None
+) -> tuple[int, Any]:
     """POST and decode the JSON answer; a refused request is an answer too, not an exception."""
-    headers = {"Accept": "application/json"}
+    headers = {**(headers or {}), "Accept": "application/json"}
     if form is not None:
         data = urlencode(form).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"

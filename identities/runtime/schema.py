@@ -84,6 +84,10 @@ class DecideRequest(serializers.Serializer):
     action = serializers.ChoiceField(choices=ACTIONS)
     resource = serializers.DictField(child=serializers.CharField(), required=False, help_text="Matched against scopes.")
     context = DecideContext(required=False)
+    traceparent = serializers.CharField(
+        required=False,
+        help_text="The agent call's W3C traceparent (00-<trace id>-<span id>-<flags>); or send the header.",
+    )
 
 
 class AccessRequestContext(serializers.Serializer):

@@ -17,7 +17,7 @@ from agentiam.client import AgentClient, Gateway, RuntimeApiError, ToolServer
 from agentiam.client.demo import run as run_demo
 from agentiam.client.gateway import call_tool
 from identities.runtime import services as runtime
-from identities.runtime.models import AssertionKey
+from identities.runtime.models import AssertionKey, PolicyDecision
 from identities.runtime.models import Gateway as GatewayRow
 from identities.runtime.seeds import reference_client
 from tests.runtime_support import AUDIENCE, CLIENT_KEY, build_estate, ensure_baseline_policy, public_jwk
@@ -63,6 +63,20 @@ def test_an_allowed_call_is_forwarded_and_the_tool_answers(live_server, estate, 
     assert body["decision"] == "allow" and body["reasons"] == ["allow-standing-entitlement"]
     assert body["tool_answer"]["tool"] == "github.read_repo"
     assert [call["resource"] for call in tools.received] == [{"repo": "acme/api"}]
+
+
+def test_the_gateway_passes_the_agents_traceparent_on_to_decide(live_server, estate, agent, tools):
+    grant = grant_for(agent, estate)
+    trace, span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    with gateway(live_server, tools, estate.credential) as gw:
+        status, body = call_tool(gw.url, grant.access_token, **ALLOWED, traceparent=f"00-{trace}-{span}-01")
+        broken_status, broken = call_tool(gw.url, grant.access_token, **ALLOWED, traceparent="garbage")
+    assert status == 200 and broken_status == 200  # a broken trace header never stops a call
+    decisions = PolicyDecision.objects.filter(uuid__in=[body["decision_id"], broken["decision_id"]])
+    assert {str(d.uuid): (d.trace_id, d.span_id) for d in decisions} == {
+        body["decision_id"]: (trace, span),
+        broken["decision_id"]: ("", ""),
+    }
 
 
 def test_a_call_outside_the_entitlements_scope_is_blocked_with_the_reasons(live_server, estate, agent, tools):

@@ -119,11 +119,18 @@ class PolicyDecision(models.Model):
     decision = models.CharField(max_length=5, choices=Verdict.choices)
     reasons = ArrayField(models.CharField(max_length=100), default=list)
     latency_us = models.PositiveIntegerField()
+    # The W3C traceparent the gateway passed on (agentiam.tracecontext): the trace this call belongs to and the
+    # caller's span, so the decision stands in its chain beside the spans the agent exported. "" when none.
+    trace_id = models.CharField(max_length=32, blank=True, default="", db_default="")
+    span_id = models.CharField(max_length=16, blank=True, default="", db_default="")
 
     class Meta:
         indexes = [
             models.Index(fields=["identity", "decided_at"], name="runtime_decision_identity_idx"),
             models.Index(fields=["uuid"], name="runtime_decision_uuid_idx"),
+            models.Index(
+                fields=["trace_id", "decided_at"], name="runtime_decision_trace_idx", condition=~Q(trace_id="")
+            ),
         ]
         triggers = [
             pgtrigger.Protect(name="runtime_policy_decision_append_only", operation=pgtrigger.Update | pgtrigger.Delete)

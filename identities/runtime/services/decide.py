@@ -55,6 +55,8 @@ class Call:
     resource: dict[str, str] = field(default_factory=dict)
     environment: str = ""
     chain_depth: int = 0
+    trace_id: str = ""  # from the W3C traceparent the gateway passed on, "" when none
+    span_id: str = ""  # the caller's span (the traceparent's parent-id)
 
 
 @dataclass
@@ -253,12 +255,13 @@ def _evaluate(items: list[_Item], data: Lookup, now: datetime) -> str | None:
 
 _INSERT = (
     "INSERT INTO runtime_policydecision (uuid, decided_at, gateway_id, identity_id, token_jti, task_id, act_chain, "
-    "tool_key, action, resource, evaluated, policy_version_id, decision, reasons, latency_us) VALUES "
+    "tool_key, action, resource, evaluated, policy_version_id, decision, reasons, latency_us, trace_id, span_id) "
+    "VALUES "
 )
 # Typed placeholders: the statement is prepared, so its parameter types must not depend on the values.
 _ROW = (
     "(%s::uuid, %s::timestamptz, %s::bigint, %s::bigint, %s::text, %s::bigint, %s::text[], %s::text, %s::text, "
-    "%s::jsonb, %s::jsonb, %s::bigint, %s::text, %s::text[], %s::int)"
+    "%s::jsonb, %s::jsonb, %s::bigint, %s::text, %s::text[], %s::int, %s::text, %s::text)"
 )
 
 
@@ -271,7 +274,7 @@ def _log(items: list[_Item], ids: list, gateway_id: int, policy_id: int | None, 
             decision_id, now, gateway_id, token.get("identity_id"), token.get("jti", ""), token.get("task_id"),
             token.get("act_chain", []), item.call.tool[:200], item.call.action[:10], json.dumps(item.call.resource),
             json.dumps(item.evaluated), policy_id if item.evaluated else None, "allow" if item.allow else "deny",
-            item.reasons, latency,
+            item.reasons, latency, item.call.trace_id, item.call.span_id,
         ]  # fmt: skip
     sql = _INSERT + ", ".join([_ROW] * len(items))
     try:

@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 
-from agentiam import jsonsafe, refusals
+from agentiam import jsonsafe, refusals, tracecontext
 from agentiam.api.errors import error_response
 from agentiam.api.schema import lean_endpoint
 from agentiam.permissions import public
@@ -145,11 +145,21 @@ def _text(value: Any, where: str, limit: int) -> str:
     return value
 
 
-def _call(data: Any, where: str) -> decisions.Call:
+def _trace(data: dict, prefix: str, header: tracecontext.TraceParent | None) -> tracecontext.TraceParent | None:
+    """The call's own `traceparent` field (a malformed one is a 400 naming it), else the request's header."""
+    if "traceparent" not in data:
+        return header
+    parsed = tracecontext.parse(data["traceparent"])
+    if parsed is None:
+        raise BadInput("Bad traceparent.", {f"{prefix}traceparent": [tracecontext.ERR_TRACEPARENT]})
+    return parsed
+
+
+def _call(data: Any, where: str, header: tracecontext.TraceParent | None = None) -> decisions.Call:
     if not isinstance(data, dict):
         raise BadInput(f"{where or 'The body'} must be a JSON object.", {where or "body": ["Give an object."]})
     prefix = f"{where}." if where else ""
-    unknown = sorted(set(data) - {"token", "tool", "action", "resource", "context"})
+    unknown = sorted(set(data) - {"token", "tool", "action", "resource", "context", "traceparent"})
     if unknown:
         raise BadInput("Unknown fields.", {f"{prefix}{name}": ["Not a decide field."] for name in unknown})
     action = data.get("action")
@@ -171,9 +181,11 @@ def _call(data: Any, where: str) -> decisions.Call:
     environment = context.get("environment", "")
     if not isinstance(environment, str) or len(environment) > 20:
         raise BadInput("Bad environment.", {f"{prefix}context.environment": ["Text of up to 20 characters."]})
+    trace = _trace(data, prefix, header)
     return decisions.Call(
         token=_text(data.get("token"), f"{prefix}token", 8192), tool=_text(data.get("tool"), f"{prefix}tool", 200),
         action=action, resource=resource, environment=environment, chain_depth=depth,
+        trace_id=trace.trace_id if trace else "", span_id=trace.parent_id if trace else "",
     )  # fmt: skip
 
 
@@ -197,7 +209,12 @@ def _credential(request: HttpRequest) -> str | None:
         tags=["runtime"],
         request=schema.DecideRequest,
         responses={200: schema.DecideAnswer},
-        description='A JSON list of up to 100 requests answers {"decisions": [...]} in the same order.',
+        description=(
+            'A JSON list of up to 100 requests answers {"decisions": [...]} in the same order. The W3C '
+            "`traceparent` of the agent's call (as a header, for every request of a batch, or as a field of "
+            "one request) is recorded with the decision, which then appears in that trace's chain. A malformed "
+            "header is ignored, as W3C Trace Context asks of a receiver; a malformed field is a 400 naming it."
+        ),
     )
 )
 @fast_path
@@ -210,14 +227,16 @@ def decide(request: HttpRequest):
     credential = _credential(request)
     if credential is None:
         return _unauthenticated(request, ERR_NO_CREDENTIAL)
+    # A traceparent header it cannot parse, a receiver ignores (W3C Trace Context); a bad field is a 400.
+    header = tracecontext.parse(request.headers.get("traceparent"))
     try:
         body = _json(request)
         if isinstance(body, list):
             if not 1 <= len(body) <= MAX_BATCH:
                 raise BadInput(ERR_BATCH, {"body": [ERR_BATCH]})
-            calls = [_call(item, str(index)) for index, item in enumerate(body)]
+            calls = [_call(item, str(index), header) for index, item in enumerate(body)]
         else:
-            calls = [_call(body, "")]
+            calls = [_call(body, "", header)]
         answers = decisions.decide(credential=credential, calls=calls, started=started)
     except BadInput as error:
         return error_response(400, error.code, error.detail, error.fields)
