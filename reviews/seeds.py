@@ -11,7 +11,9 @@ Then, once, elevation requests across the demo agents, written through the servi
 notifications tell their story): pending ones of each urgency (one needing two approvers, Maya and her manager
 Elena), approved (one for less than asked), denied and expired-unanswered ones, and one open break-glass —
 so a manager signing in first sees a real inbox and the insight has figures. Their ages are moved back while
-pending, for realistic times."""
+pending, for realistic times.
+
+Last, once, the quarterly agent-access review with a run in progress (reviews.campaign_demo)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from audit import actors
 from audit.trail import audit_record
 from identities.models import Identity, IdentityKind, IdentityStatus, OwnershipRole, current_ownerships
 from identities.seeds.estate import DEMO_PREFIX
-from reviews import services
+from reviews import campaign_demo, services
 from reviews.models import ApprovalRule, ElevationRequest
 
 __all__ = ["DEFAULT_RULES", "ORDER", "demo"]
@@ -60,7 +62,7 @@ def demo(out) -> list[str]:
                 actor=actors.job("manage.py seed_demo"), action="approval_rule.create", target=rule, changes=fields
             )
     lines = [f"approval rules: {len(created)} default(s) created"] if created else []
-    return lines + _requests()
+    return lines + _requests() + campaign_demo.seed()
 
 
 # (end, scope asked, task, urgency, justification, minutes since asked, approved duration or None)
