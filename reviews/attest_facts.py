@@ -88,6 +88,7 @@ def reviewed(item: ReviewItem, eligible: frozenset[int] | None = None) -> Review
         requester=item.requested_by_id,
         granter=item.granted_by_id,
         independent=item.independent,
+        prior=item.prior_decided_by_id,
         eligible=eligible,
     )
 

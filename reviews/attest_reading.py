@@ -51,12 +51,15 @@ def items_visible_to(user) -> QuerySet[ReviewItem]:
 
 
 def items_to_review(user) -> QuerySet[ReviewItem]:
-    """The person's items in the current stage of open campaigns, not signed off (decided ones included:
-    a certify may still change)."""
+    """The person's items in the current (or a later) stage of open campaigns, and earlier ones still pending, not
+    signed off (decided ones included: a certify may still change)."""
     if user is None or not user.is_authenticated or not user.is_active:
         return ReviewItem.objects.none()
     return ReviewItem.objects.filter(
-        reviewer=user, run__state=RunState.OPEN, stage=F("run__stage"), signed_off_at__isnull=True
+        Q(stage__gte=F("run__stage")) | Q(state=ItemState.PENDING),
+        reviewer=user,
+        run__state=RunState.OPEN,
+        signed_off_at__isnull=True,
     )
 
 
@@ -64,7 +67,9 @@ def mine_in(user, runs) -> QuerySet[ReviewItem]:
     """The person's items in these runs' current stages (runs already read: no join on the run)."""
     where = Q(pk__in=[])
     for run in runs:
-        where |= Q(run_id=run.pk, stage=run.stage)
+        # A later stage's items may reach a reviewer before the run gets there; an earlier stage's item still
+        # pending (escalated at its deadline) waits for an answer too.
+        where |= Q(run_id=run.pk) & (Q(stage__gte=run.stage) | Q(state=ItemState.PENDING))
     return (
         ReviewItem.objects.filter(where, reviewer=user, signed_off_at__isnull=True)
         if runs

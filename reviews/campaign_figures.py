@@ -66,7 +66,11 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE fulfilment_status = 'failed') AS ful_failed,
        count(*) FILTER (WHERE fulfilment_status = 'awaiting_admin') AS ful_awaiting,
        count(*) FILTER (WHERE fulfilment_status = 'done') AS ful_done,
-       count(*) FILTER (WHERE signed_off_at IS NOT NULL) AS signed_off_items
+       count(*) FILTER (WHERE signed_off_at IS NOT NULL) AS signed_off_items,
+       count(*) FILTER (WHERE stage > 1) AS later_items,
+       count(*) FILTER (WHERE stage > 1 AND state = 'pending') AS later_pending,
+       count(*) FILTER (WHERE stage > 1 AND decision = 'certify') AS later_confirmed,
+       count(*) FILTER (WHERE stage > 1 AND decision IN ('revoke', 'reduce')) AS later_revoked
   FROM reviews_reviewitem WHERE run_id = %(run)s
 """
 

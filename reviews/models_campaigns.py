@@ -393,6 +393,11 @@ class ReviewItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     independent = models.BooleanField(default=False)  # the granter may not certify it either
+    # A later stage's item: who kept it in the stage before (None at stage 1, or kept by the no-answer outcome);
+    # they never confirm their own keep (a CHECK; migration 0009 checks the copy against that item).
+    prior_decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )  # None: nobody eligible was found (shown as unrouted; escalation picks it up)
@@ -485,6 +490,15 @@ class ReviewItem(models.Model):
                 | Q(granted_by__isnull=True)
                 | ~Q(reviewer=F("granted_by")),
                 name="reviews_item_reviewer_not_granter",
+            ),
+            models.CheckConstraint(
+                condition=Q(reviewer__isnull=True)
+                | Q(prior_decided_by__isnull=True)
+                | ~Q(reviewer=F("prior_decided_by")),
+                name="reviews_item_reviewer_not_prior",
+            ),
+            models.CheckConstraint(
+                condition=Q(stage__gt=1) | Q(prior_decided_by__isnull=True), name="reviews_item_prior_only_later"
             ),
             models.CheckConstraint(
                 condition=Q(reviewer__isnull=True, routed_via="unrouted")

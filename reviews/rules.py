@@ -28,6 +28,7 @@ __all__ = [
     "ERR_REVIEW_GRANTER",
     "ERR_REVIEW_HOLDER",
     "ERR_REVIEW_INACTIVE",
+    "ERR_REVIEW_PRIOR",
     "ERR_REVIEW_REQUESTER",
     "ERR_REVIEW_RULE",
     "MAX_HOPS",
@@ -152,6 +153,7 @@ ERR_REVIEW_INACTIVE = "Only an active person may review access."
 ERR_REVIEW_HOLDER = "Nobody reviews access they hold: an identity never reviews itself."
 ERR_REVIEW_REQUESTER = "Nobody certifies access they requested."
 ERR_REVIEW_GRANTER = "This campaign asks for an independent reviewer: nobody certifies access they granted."
+ERR_REVIEW_PRIOR = "Nobody confirms their own keep: a later stage is reviewed by someone else."
 ERR_REVIEW_RULE = (
     "The campaign's reviewer rule does not name this person for this item: an owner of the identity, the "
     "accountable owner's manager or a member of the fallback group."
@@ -167,6 +169,7 @@ class Reviewed:
     requester: int | None = None  # who asked for a JIT entitlement
     granter: int | None = None
     independent: bool = False  # the granter may not certify it either
+    prior: int | None = None  # a later stage's item: who kept it in the stage before
     eligible: frozenset[int] = frozenset()
 
 
@@ -178,6 +181,7 @@ def may_review(person: int, reviewed: Reviewed, *, active: bool = True) -> Answe
         (person == reviewed.holder, ERR_REVIEW_HOLDER),
         (person == reviewed.requester, ERR_REVIEW_REQUESTER),
         (reviewed.independent and person == reviewed.granter, ERR_REVIEW_GRANTER),
+        (reviewed.prior is not None and person == reviewed.prior, ERR_REVIEW_PRIOR),
         (person not in reviewed.eligible, ERR_REVIEW_RULE),
     ):
         if barred:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from agentiam.digests import rows_digest
@@ -38,7 +39,9 @@ from reviews.models_campaigns import (
     RoutedVia,
     RunState,
 )
+from reviews.services.cadence import tell_stage_reviewers
 from reviews.services.fulfilment import fulfilment_enqueue
+from reviews.services.stages import run_advance, stages_move_on
 
 __all__ = [
     "ERR_COMMENT",
@@ -78,6 +81,10 @@ ERR_FINAL = "A {decision} is final: this item's decision no longer changes."
 ERR_REVOKED_ELSEWHERE = "This access was revoked elsewhere during the campaign: nothing is left to decide."
 ERR_RUN_STATE = "This campaign is {state}: its items cannot be decided now."
 ERR_STAGE_OVER = "This item's stage is over: the campaign is in stage {stage}."
+ERR_STAGE_NOT_STARTED = (
+    "Stage {stage} of this campaign starts at {due}: items may still reach you until then, so sign it off once it "
+    "has started."
+)
 ERR_RACE = "Someone decided or handed on this item at the same moment: reload it to see what happened."
 ERR_REDUCE_HOW = "Reduce to a narrower scope or to JIT only: give one of them."
 ERR_REDUCE_BOTH = "Choose a narrower scope or JIT only, not both."
@@ -129,7 +136,7 @@ def _check_open(item: ReviewItem, actor) -> None:
         raise Conflict(ERR_SIGNED_OFF)
     if item.run.state != RunState.OPEN:
         raise Conflict(ERR_RUN_STATE.format(state=item.run.get_state_display().lower()))
-    if item.stage != item.run.stage:
+    if item.stage < item.run.stage and item.state != ItemState.PENDING:
         raise Conflict(ERR_STAGE_OVER.format(stage=item.run.stage))
     if item.decision in (ItemDecision.REVOKE, ItemDecision.REDUCE) or item.decided_via not in ("", DecidedVia.REVIEWER):
         raise Conflict(ERR_FINAL.format(decision=item.get_decision_display().lower() or "decision"))
@@ -246,6 +253,11 @@ def _decide_one(item, actor, decision, comment, scope, jit_only, reassign_to, no
     _write(found, columns)
     if columns.get("fulfilment_status") == FulfilmentStatus.PENDING:
         fulfilment_enqueue(item=found)
+    moved = None
+    if decision == ItemDecision.CERTIFY and found.stage < found.run.stage:
+        # Answered after its stage ended (the deadline escalated it): the keep is final and moves on now.
+        moved = stages_move_on(run=found.run, from_stage=found.stage, now=now, where=Q(pk=found.pk))
+        tell_stage_reviewers(found.run, found.stage + 1, moved)
     return {
         "item": found,
         "changes": {
@@ -259,6 +271,7 @@ def _decide_one(item, actor, decision, comment, scope, jit_only, reassign_to, no
             "time_spent_ms": spent,
             "bulk": bulk,
             "fulfilment": columns.get("fulfilment_status") or None,
+            **({"moved_to_stage": found.stage + 1} if moved else {}),
         },
     }
 
@@ -363,7 +376,7 @@ _ACCEPT = """
            comment = %(comment)s, time_spent_ms = %(spent)s, bulk = true,
            fulfilment_status = CASE i.recommendation WHEN 'revoke' THEN 'pending' ELSE '' END,
            fulfilment_next_at = CASE i.recommendation WHEN 'revoke' THEN %(now)s::timestamptz END
-     WHERE i.run_id = %(run)s AND i.stage = %(stage)s AND i.reviewer_id = %(actor)s AND i.state = 'pending'
+     WHERE i.run_id = %(run)s AND i.stage >= %(stage)s AND i.reviewer_id = %(actor)s AND i.state = 'pending'
        AND i.signed_off_at IS NULL AND i.recommendation IN ('keep', 'revoke')
        AND (%(keep_ok)s OR i.recommendation <> 'keep')
        AND (%(keep_flagged_ok)s OR i.recommendation <> 'keep' OR NOT i.flagged)
@@ -391,7 +404,7 @@ def review_items_accept_recommendations(
     for found in runs:
         rule = (found.definition or {}).get("comment_required", found.campaign.comment_required)
         with connection.cursor() as cursor:
-            pending = ReviewItem.objects.filter(run=found, stage=found.stage, reviewer=actor, state="pending")
+            pending = ReviewItem.objects.filter(run=found, stage__gte=found.stage, reviewer=actor, state="pending")
             count = pending.count()
             share = spent // count if spent is not None and count else None
             cursor.execute(
@@ -454,8 +467,16 @@ def review_signoff(*, run: CampaignRun, actor, note: str = "", request=None) -> 
         raise Conflict(ERR_RUN_STATE.format(state=found.get_state_display().lower()))
     mine = ReviewItem.objects.filter(run=found, stage=found.stage, reviewer=actor)
     if not mine.exists():
+        if ReviewItem.objects.filter(run=found, stage__gt=found.stage, reviewer=actor).exists():
+            raise Conflict(
+                ERR_STAGE_NOT_STARTED.format(stage=found.stage + 1, due=f"{found.due_at:%Y-%m-%d %H:%M} UTC")
+            )
         raise Conflict(ERR_NOTHING_TO_SIGN)
     if ReviewerSignOff.objects.filter(run=found, stage=found.stage, reviewer=actor).exists():
+        if ReviewItem.objects.filter(run=found, stage__gt=found.stage, reviewer=actor).exists():
+            raise Conflict(
+                ERR_STAGE_NOT_STARTED.format(stage=found.stage + 1, due=f"{found.due_at:%Y-%m-%d %H:%M} UTC")
+            )
         raise Conflict(ERR_SIGNED_OFF)
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -468,13 +489,25 @@ def review_signoff(*, run: CampaignRun, actor, note: str = "", request=None) -> 
     sign_off = ReviewerSignOff.objects.create(
         run=found, stage=found.stage, reviewer=actor, signed_off_at=now, items=covered, note=note
     )
+    stage = found.stage
+    # The keeps a later stage reviews move on now (the next reviewer need not wait for everyone), and the run
+    # with them once nothing of its stage can change.
+    moved = stages_move_on(run=found, from_stage=stage, now=now, where=Q(reviewer=actor))
+    advanced = run_advance(run=found, now=now, at_deadline_too=False)
+    tell_stage_reviewers(found, stage + 1, moved)
     audit_record(
         actor=actor,
         action="review.sign_off",
         target=found,
         request=request,
-        object_label=f"{found.campaign.name} run {found.number}, stage {found.stage}"[:300],
-        changes={"items": covered, "revoked_elsewhere": elsewhere, "note": note},
+        object_label=f"{found.campaign.name} run {found.number}, stage {stage}"[:300],
+        changes={
+            "items": covered,
+            "revoked_elsewhere": elsewhere,
+            "note": note,
+            **({"moved_to_next_stage": sum(moved.values())} if moved else {}),
+            **({"run_advanced": advanced} if advanced else {}),
+        },
     )
     return sign_off
 

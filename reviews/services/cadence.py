@@ -40,8 +40,9 @@ from reviews.models import CampaignRun, ReviewItem, ReviewReminder
 from reviews.models_campaigns import DecidedVia, FulfilmentStatus, ItemDecision, ItemState, RoutedVia, RunState
 from reviews.services.fulfilment import fulfilment_enqueue
 from reviews.services.routing import Chain, level_of, next_reviewer
+from reviews.services.stages import run_advance
 
-__all__ = ["JOB", "campaigns_tick", "definition_value", "stage_of"]
+__all__ = ["JOB", "campaigns_tick", "definition_value", "stage_of", "tell_stage_reviewers"]
 
 JOB = "reviews.tasks.campaign_cadence"
 DIGEST_LINES = 15  # items named in one digest; the rest are counted
@@ -94,9 +95,9 @@ def _when(moment: datetime) -> str:
     return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
-def _lines(run: CampaignRun, reviewer_id: int) -> tuple[int, list[str]]:
+def _lines(run: CampaignRun, reviewer_id: int, stage: int) -> tuple[int, list[str]]:
     pending = (
-        ReviewItem.objects.filter(run=run, stage=run.stage, state=ItemState.PENDING, reviewer_id=reviewer_id)
+        ReviewItem.objects.filter(run=run, stage=stage, state=ItemState.PENDING, reviewer_id=reviewer_id)
         .select_related("identity", "entitlement__tool", "role_holder")
         .order_by("-flagged", "identity__name", "pk")
     )
@@ -114,15 +115,17 @@ def _lines(run: CampaignRun, reviewer_id: int) -> tuple[int, list[str]]:
     return total, lines
 
 
-def _notify(run: CampaignRun, reviewer_id: int, kind: str, number: int, subject: str, intro: str) -> bool:
+def _notify(run: CampaignRun, reviewer_id: int, kind: str, number: int, subject: str, intro: str,
+            stage: int | None = None) -> bool:  # fmt: skip
     """One digest to the reviewer, claimed by its ReviewReminder row (a second claim sends nothing)."""
+    stage = stage or run.stage
     person = get_user_model().objects.filter(pk=reviewer_id, is_active=True).first()
-    count, lines = _lines(run, reviewer_id)
+    count, lines = _lines(run, reviewer_id, stage)
     if person is None or not count:
         return False
     try:
         with transaction.atomic():
-            ReviewReminder.objects.create(run=run, stage=run.stage, reviewer_id=reviewer_id, kind=kind, number=number,
+            ReviewReminder.objects.create(run=run, stage=stage, reviewer_id=reviewer_id, kind=kind, number=number,
                                           items=count, sent_at=timezone.now())  # fmt: skip
     except IntegrityError:
         return False  # sent already (a duplicate delivery, a restarted beat)
@@ -135,9 +138,20 @@ def _notify(run: CampaignRun, reviewer_id: int, kind: str, number: int, subject:
         subject=subject[:200],
         intro=intro,
         items=[*lines, "", f"Open My reviews (sign in first): {my_reviews_link()}"],
-        dedupe_key=f"reviews.campaign:{run.uuid}:{run.stage}:{kind}:{number}:{reviewer_id}",
+        dedupe_key=f"reviews.campaign:{run.uuid}:{stage}:{kind}:{number}:{reviewer_id}",
     )
     return True
+
+
+def tell_stage_reviewers(run: CampaignRun, stage: int, moved: Counter) -> None:
+    """One notice per reviewer when kept items first reach them in a later stage (a ReviewReminder of kind
+    launch claims it: later moves into the same stage send nothing more; reminders follow the deadline)."""
+    for reviewer_id in sorted(k for k in moved if k is not None):
+        _notify(run, reviewer_id, ReviewReminder.Kind.LAUNCH, 0, stage=stage,
+                subject=f"Access review {run.campaign.name}, stage {stage}: items kept in stage {stage - 1} wait "
+                        "for your confirmation",
+                intro=f"These were kept in stage {stage - 1} of {run.campaign.name}; confirm or revoke each:",
+                )  # fmt: skip
 
 
 # --- the steps ---------------------------------------------------------------------------------------------------
@@ -171,11 +185,19 @@ def _move(item: ReviewItem, to: int | None, via: str, now: datetime, *, escalate
     )
 
 
+def _chain(run: CampaignRun, number: int) -> Chain:
+    stage = stage_of(run, number)
+    return Chain(fallback_group_id=_fallback_group_id(run), rule=stage.get("reviewer_rule") or "owner")
+
+
 def _reroute(run: CampaignRun, chain: Chain, now: datetime, moved: Counter) -> list[dict]:
     gone = Q(reviewer__isnull=True) | Q(reviewer__is_active=False) | ~Q(reviewer__profile__status=PersonStatus.ACTIVE)
     changes = []
+    chains = {run.stage: chain}  # each stage routes along its own reviewer rule
     for item in ReviewItem.objects.filter(gone, run=run, state=ItemState.PENDING).order_by("pk"):
-        found = next_reviewer(item, chain, beyond=-1)
+        if item.stage not in chains:
+            chains[item.stage] = _chain(run, item.stage)
+        found = next_reviewer(item, chains[item.stage], beyond=-1)
         if found is None and item.reviewer_id is None:
             continue  # still nobody eligible: the dashboard shows it unrouted
         to, via = found or (None, RoutedVia.UNROUTED)
@@ -239,7 +261,7 @@ def _deadline(run: CampaignRun, chain: Chain, now: datetime, moved: Counter) -> 
     if now < run.due_at:
         return {}
     outcome = stage_of(run)["no_answer_outcome"]
-    pending = ReviewItem.objects.filter(run=run, stage=run.stage, state=ItemState.PENDING)
+    pending = ReviewItem.objects.filter(run=run, stage=run.stage, state=ItemState.PENDING, due_at__lte=now)
     if outcome == "escalate":
         changes = _escalate(run, chain, now, moved, at_deadline=True)
         return {"outcome": outcome, "items": len(changes)} if changes else {}
@@ -280,6 +302,10 @@ def _tick(run: CampaignRun, now: datetime) -> dict:
     if moved:
         _tell_moved(run, moved, now, "Items of this access review were handed to you: their reviewer left, or did "
                     "not answer in time.")  # fmt: skip
+    stage = run.stage
+    if advanced := run_advance(run=run, now=now):  # after the outcome: the stage's keeps move on, then the run
+        done["stage"] = advanced
+        tell_stage_reviewers(run, stage + 1, Counter({int(k): v for k, v in advanced["moved_to"].items()}))
     return done
 
 

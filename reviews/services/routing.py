@@ -79,7 +79,7 @@ class Chain:
 
 
 def _barred(item: ReviewItem, person_id: int) -> bool:
-    return person_id in (item.holder_person_id, item.requested_by_id) or (
+    return person_id in (item.holder_person_id, item.requested_by_id, item.prior_decided_by_id) or (
         item.independent and person_id == item.granted_by_id
     )
 

@@ -18,9 +18,11 @@ from audit.trail import audit_record
 from reviews.campaign_report import digest, report_build
 from reviews.models import CampaignRun, ReviewItem
 from reviews.models_campaigns import FulfilmentStatus, ItemState, RunState
+from reviews.services.stages import awaiting_next_stage
 
 __all__ = [
     "ERR_SIGN_FULFILMENT",
+    "ERR_SIGN_NEXT_STAGE",
     "ERR_SIGN_NOTE",
     "ERR_SIGN_PENDING",
     "ERR_SIGN_REVIEWER",
@@ -40,6 +42,10 @@ ERR_SIGN_PENDING = (
 ERR_SIGN_FULFILMENT = (
     "{count} revocation(s) are not fulfilled yet (pending, retrying, failed or waiting for an administrator)."
 )
+ERR_SIGN_NEXT_STAGE = (
+    "{count} kept item(s) still wait for a later stage of this campaign (stage {stage} confirms them): sign off once "
+    "it has reviewed them."
+)
 ERR_SIGN_NOTE = f"The note is text of at most {MAX_NOTE} characters."
 
 
@@ -57,6 +63,8 @@ def campaign_run_sign_off(*, run: CampaignRun, actor, note: str = "", request=No
         raise PermissionDenied(ERR_SIGN_REVIEWER)
     if pending := items.filter(state=ItemState.PENDING).count():
         raise Conflict(ERR_SIGN_PENDING.format(count=pending))
+    if waiting := awaiting_next_stage(run):
+        raise Conflict(ERR_SIGN_NEXT_STAGE.format(count=waiting, stage=run.stage + 1))
     open_work = [FulfilmentStatus.PENDING, FulfilmentStatus.FAILED, FulfilmentStatus.AWAITING_ADMIN]
     if unfinished := items.filter(fulfilment_status__in=open_work).count():
         raise Conflict(ERR_SIGN_FULFILMENT.format(count=unfinished))

@@ -85,7 +85,8 @@ def _figures(request, runs, selected, show):
     for run in runs:
         row = rows.get(run.pk, {})
         run.mine = reading.Progress(row.get("total", 0), row.get("total", 0) - row.get("pending", 0), row.get("oldest"))
-        run.signed = (run.pk, run.stage) in signed
+        # Signed off, unless a later stage's items reached them meanwhile (they sign that stage off once it starts).
+        run.signed = (run.pk, run.stage) in signed and not row.get("total", 0)
     reading.remember_pending(request.user, sum(run.mine.pending for run in runs))
     chosen = [rows.get(run.pk, {}) for run in shown_runs]
     dues = [row["oldest"] for row in chosen if row.get("oldest")]

@@ -54,7 +54,14 @@ def test_an_entitlement_is_reviewed_once_per_run_and_stage():
     item = ReviewItemFactory()
     with refused():
         ReviewItemFactory(run=item.run, entitlement=item.entitlement)
-    ReviewItemFactory(run=item.run, entitlement=item.entitlement, stage=2)  # a second stage may review it again
+    with refused():  # a later stage reviews only what the stage before kept
+        ReviewItemFactory(run=item.run, entitlement=item.entitlement, stage=2, seq=item.seq)
+    type(item).objects.filter(pk=item.pk).update(state="decided", decision="certify", decided_via="reviewer",
+                                                 decided_by=item.reviewer, decided_at=item.due_at)  # fmt: skip
+    with refused():  # naming who kept it
+        ReviewItemFactory(run=item.run, entitlement=item.entitlement, stage=2, seq=item.seq)
+    # A second stage may review it again.
+    ReviewItemFactory(run=item.run, entitlement=item.entitlement, stage=2, seq=item.seq, prior_decided_by=item.reviewer)
     ReviewItemFactory(entitlement=item.entitlement)  # and another run
 
 
