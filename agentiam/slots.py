@@ -13,7 +13,9 @@ gets that context plus `object`. Slots render in `order`, then key.
 
 Slots in use: `identity_detail` (the identity page's main column, after its history); `review_identity` (beside
 each identity's evidence on "My reviews": it renders once per identity on the page, so a slot there reads for the
-whole page at its first call and keeps the answer on the request).
+whole page at its first call and keeps the answer on the request — the page names its objects first with
+`prime(request, "review_identity", identities)`, and the slot reads them back with `primed(request, page)`; the
+events app's recent chain steps and their gateway decisions go there, audit/events/slots.py).
 """
 
 from __future__ import annotations
@@ -49,6 +51,19 @@ def register(slot: Slot) -> Slot:
 
 def unregister(page: str, key: str) -> None:
     _SLOTS.pop((page, key), None)
+
+
+def prime(request: HttpRequest, page: str, objects) -> None:
+    """The page says which objects it will render `page`'s slots for (so a slot reads for all of them at once)."""
+    primed_objects = getattr(request, "_slot_objects", None)
+    if primed_objects is None:
+        primed_objects = request._slot_objects = {}
+    primed_objects[page] = [obj for obj in objects if obj is not None]
+
+
+def primed(request: HttpRequest, page: str) -> list:
+    """The objects the page named for `page` (empty when it named none: read for the one object asked)."""
+    return list(getattr(request, "_slot_objects", {}).get(page, []))
 
 
 def slots_for(page: str, request: HttpRequest) -> list[Slot]:

@@ -11,4 +11,7 @@ class EventsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from audit.events import partitions  # noqa: F401 - registers the event table with the partition manager
+        from audit.events import (
+            partitions,  # noqa: F401 - registers the event table with the partition manager
+            slots,  # noqa: F401 - registers the recent chain steps beside "My reviews"
+        )

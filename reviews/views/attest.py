@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from agentiam import slots
 from agentiam.adapters import call_service
 from agentiam.permissions import Role, roles_required
 from reviews import attest_reading as reading
@@ -147,6 +148,8 @@ def my_reviews(request):
     mine, total, groups = _figures(request, runs, selected, show)
     page, items = _page_items(request, mine, groups)
     briefs = reading.identity_briefs(_decorate(items, request))
+    # Other apps' evidence beside each identity (recent chains: audit.events) reads for the whole page at once.
+    slots.prime(request, "review_identity", [brief.identity for brief in briefs])
     context = {
         "runs": runs,
         "selected": selected,
