@@ -15,6 +15,7 @@ urlpatterns = [
     path("runtime/", include("identities.runtime.urls")),  # gateways, trust, decision log
     path(".well-known/", include("identities.runtime.urls_wellknown")),  # jwks.json: public token keys
     path("audit/", include("audit.urls")),
+    path("alerts/", include("audit.alerts.urls")),  # alerts raised by the detectors, their triage
     path("reviews/calls/", include("reviews.urls_calls")),  # per-call re-authorisation
     path("reviews/", include("reviews.urls")),  # elevation requests: ask, inbox, history, break-glass, rules
 ]

@@ -9,3 +9,6 @@ class AlertsConfig(AppConfig):
     label = "audit_alerts"
     verbose_name = "Alerts"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from audit.alerts import worklist  # noqa: F401 - registers the analysts' work-list source

@@ -331,8 +331,10 @@ def _batch(state: DetectorCursor, size: int, tools: dict, th: d.Thresholds) -> t
         rows = cursor.fetchall()
         decisions, workflows = _decisions(cursor, rows), _workflows(cursor, rows)
         steps = _steps(rows, decisions, workflows)
-        if not steps:
-            return 0, 0, high
+        if not steps:  # a gap (rolled-back batches, duplicates skipped, quarantine): on to the next event
+            cursor.execute(f"SELECT min(id) FROM {TABLE} WHERE id > %s AND id <= %s", [high, state.safe_id])  # noqa: S608
+            following = cursor.fetchone()[0]
+            return 0, 0, high if following is None or following - 1 <= high else following - 1
         traces: dict[str, list[d.Step]] = {}
         low_at = min(s.started_at for s in steps) - TRACE_REACH
         high_at = max(s.started_at for s in steps) + TRACE_REACH

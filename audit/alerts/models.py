@@ -157,3 +157,15 @@ class Alert(models.Model):
     @property
     def time_to_triage(self):
         return self.triaged_at - self.raised_at if self.triaged_at else None
+
+    @property
+    def time_to_triage_text(self) -> str:
+        spent = self.time_to_triage
+        if spent is None:
+            return ""
+        minutes = int(spent.total_seconds() // 60)
+        if minutes < 60:
+            return f"{max(minutes, 0)} min"
+        if minutes < 48 * 60:
+            return f"{minutes // 60} h {minutes % 60} min"
+        return f"{minutes // 1440} days"

@@ -322,6 +322,22 @@ LIST_ROUTES["reviews_calls:list"] = ListRoute(
     rows=call_cards, most=20,  # the inbox's count and who each call routes to: routing's facts, read set-wise
 )  # fmt: skip
 
+
+def alert(cast, reader):
+    """An alert on an owned identity; every other one acknowledged and assigned to the analyst."""
+    from audit.alerts.models import Alert
+
+    now = timezone.now()
+    extra = {"state": "acknowledged", "assignee": cast.security_analyst, "triaged_at": now} if serial() % 2 else {}
+    return Alert.objects.create(rule="new_tool", severity="medium", identity=owned(cast), scope=f"trace:{serial()}",
+                                title="First use of a tool", first_event_at=now, last_event_at=now, raised_at=now,
+                                **extra)  # fmt: skip
+
+
+# Alerts: the analysts' page (its navigation counts the waiting ones) and the API; owners see their identities'.
+LIST_ROUTES["alerts:list"] = ListRoute(alert, readers=("security_analyst", OWNER), most=20)
+LIST_ROUTES["api:alert-list"] = ListRoute(alert, readers=("security_analyst", OWNER))
+
 # Routes without URL parameters that are not lists, and why.
 NOT_LISTS = {
     "dashboard": "counts and panels; its query count is pinned in test_ui_shell",
