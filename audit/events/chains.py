@@ -16,17 +16,27 @@ class Node:
     depth: int = 0
 
 
-def tree(steps: list) -> tuple[list[Node], int, int]:
-    """(the walk as open/step/close tokens, the deepest depth, the widest fan-out)."""
+def parents(steps: list) -> dict[int, Any]:
+    """id(step) → the step it sits under (None for a root): the step that owns its parent span id."""
     owner = {}
     for step in steps:
         for span in (step.span_id, *step.folded_span_ids):
             owner.setdefault(span, step)
+    out = {}
+    for step in steps:
+        parent = owner.get(step.parent_span_id) if step.parent_span_id else None
+        out[id(step)] = None if parent is step else parent
+    return out
+
+
+def tree(steps: list) -> tuple[list[Node], int, int]:
+    """(the walk as open/step/close tokens, the deepest depth, the widest fan-out)."""
+    above = parents(steps)
     children: dict[int, list] = {}
     roots = []
     for step in steps:
-        parent = owner.get(step.parent_span_id) if step.parent_span_id else None
-        if parent is None or parent is step:
+        parent = above[id(step)]
+        if parent is None:
             roots.append(step)
         else:
             children.setdefault(id(parent), []).append(step)

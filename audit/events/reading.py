@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from audit.events.chains import MAX_STEPS, Node, tree
+from audit.events.chains import MAX_STEPS, Node, parents, tree
 from audit.events.models import ActionEvent
 from audit.events.selectors import decisions_visible_to, events_visible_to
 from identities.models import Identity
@@ -148,4 +148,8 @@ def load_chain(user, trace_id: str) -> Chain | None:
         else:
             step.duration_ms = (step.ended_at - step.started_at).total_seconds() * 1000 if step.ended_at else None
     nodes, depth, fan_out = tree(steps)
+    above = parents(steps)
+    for node in nodes:
+        if node.kind == "step":
+            node.step.depth, node.step.parent_step = node.depth, above[id(node.step)]
     return Chain(trace_id, steps, nodes, depth, fan_out, capped)

@@ -10,6 +10,7 @@ list or says here why it is not one.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -23,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agentiam.permissions import Role
+from audit.events.models import ActionEvent
 from identities.views.imports import RECENT as RECENT_IMPORTS
 from identities.views.people import PAGE_SIZE as PEOPLE_PAGE_SIZE
 from identities.views.registry.lookup import MAX_MATCHES
@@ -141,6 +143,20 @@ def review_item(cast, reader):
     run = make_run(cast.compliance_officer, name=f"listed campaign {serial()}")
     held = f.EntitlementFactory(identity=owned(cast), granted_by=cast.administrator, action="read")
     return make_item(run, held, cast.identity_owner, recommendation="revoke", reason="unused")
+
+
+LISTED_TRACE = "5eed" * 8
+
+
+def action_event(cast, reader):
+    """A step of one trace by a new owned identity; every other one quarantined (only the see-all roles see it)."""
+    now = timezone.now()
+    quarantined = serial() % 2 and reader.username == "cast-auditor"
+    return ActionEvent.objects.create(
+        uuid=uuid.uuid4(), started_at=now, ingested_at=now, trace_id=LISTED_TRACE, span_id=f"{serial():016x}",
+        identity=None if quarantined else owned(cast), quarantine="unknown_identity" if quarantined else "",
+        claimed={"identifier": "spiffe://x"} if quarantined else {}, source="api", name="listed",
+    )  # fmt: skip
 
 
 def review_rows(response) -> int:
@@ -279,6 +295,8 @@ LIST_ROUTES: dict[str, ListRoute] = {
     ),
     # --- review campaigns: attestation -------------------------------------------------------------------------
     "api:review-item-list": ListRoute(review_item, readers=("auditor", OWNER, "manager")),
+    # --- action events ---------------------------------------------------------------------------------------
+    "api:event-list": ListRoute(action_event, readers=("auditor", OWNER, "manager"), params={"trace_id": LISTED_TRACE}),
     # runs, figures, sign-offs, the identities and items of the page, five of evidence, the shell's navigation
     "reviews:my_reviews": ListRoute(review_item, readers=(OWNER,), many=MY_REVIEWS_PAGE, rows=review_rows, most=18),
     # --- review campaigns --------------------------------------------------------------------------------------
