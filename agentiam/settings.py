@@ -342,6 +342,15 @@ EVENTS_MAX_FUTURE_SKEW = env_int("EVENTS_MAX_FUTURE_SKEW", 300, minimum=0, maxim
 # Tool-call arguments, results and message content are stored only when this is on (they carry data such
 # as account numbers in real traces); off, they are dropped at ingest.
 EVENTS_STORE_CONTENT = env_bool("EVENTS_STORE_CONTENT", False)
+# Entitlements' last use and daily use are counted from allow decisions and task-token events every
+# EVENTS_USAGE_TICK seconds, EVENTS_USAGE_BATCH rows a transaction (audit.events.usage).
+EVENTS_USAGE_TICK = env_int("EVENTS_USAGE_TICK", 60, minimum=5, maximum=3600)
+EVENTS_USAGE_BATCH = env_int("EVENTS_USAGE_BATCH", 10_000, minimum=10, maximum=100_000)
+CELERY_BEAT_SCHEDULE["events-entitlement-use"] = {
+    "task": "audit.events.tasks.count_entitlement_use",
+    "schedule": float(EVENTS_USAGE_TICK),
+    "options": {"expires": max(EVENTS_USAGE_TICK - 2, 3)},
+}
 
 # --- Behavioural monitoring and alerts (audit/alerts) ---------------------------------------------------
 # The detectors run over new events every ALERTS_TICK seconds, ALERTS_BATCH ingest-sequence values a

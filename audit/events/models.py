@@ -21,7 +21,7 @@ from django.db.models import Q
 
 from identities.models import Identity, Task
 
-__all__ = ["ActionEvent", "AgentNameMapping", "IngestKey", "Outcome", "QuarantineReason", "Source"]
+__all__ = ["ActionEvent", "AgentNameMapping", "IngestKey", "Outcome", "QuarantineReason", "Source", "UsageCursor"]
 
 
 class Outcome(models.TextChoices):
@@ -167,3 +167,22 @@ class ActionEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.tool_key} ({self.trace_id}/{self.span_id})"
+
+
+class UsageCursor(models.Model):
+    """How far `audit.events.usage` has counted entitlement use from one source (`decisions`: allow decisions;
+    `events`: events sent with the identity's own task token). Every row with id <= done_id is counted; ids up
+    to safe_id are committed (or never will be): a mark is the source's sequence value with the transactions
+    open when it was taken, and it becomes safe once they have all ended — rows commit out of id order."""
+
+    name = models.CharField(max_length=20, unique=True)
+    done_id = models.BigIntegerField(default=0)
+    done_at = models.DateTimeField(null=True)  # decisions: the latest decided_at counted (bounds the scan)
+    safe_id = models.BigIntegerField(default=0)
+    mark_id = models.BigIntegerField(null=True)
+    mark_vxids = ArrayField(models.CharField(max_length=40), default=list)
+    counted = models.BigIntegerField(default=0)  # uses counted, in total
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.done_id}"
