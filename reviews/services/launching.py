@@ -9,7 +9,9 @@
    delivery redoes it. ON CONFLICT DO NOTHING on (run, entitlement, stage) is the second guard.
 3. `run_open` checks there is exactly one item per entry, writes the digest of the item set and opens the run.
 
-Each step writes its audit entry last, as the job."""
+Each step writes its audit entry last, as the job. Each runs its statements with `_tune`: a work_mem large
+enough that the set's sort and the batch's hash joins stay in memory, and no JIT (compiling the item statement
+cost more than it saved on a batch). Figures: bench/README.md, "Review campaigns"."""
 
 from __future__ import annotations
 
@@ -58,6 +60,16 @@ def _params(run: CampaignRun, facts: Facts) -> dict:
     }
 
 
+# Per transaction (SET LOCAL): the sort numbering a million entries and a batch's hash joins fit in this.
+LAUNCH_WORK_MEM = "128MB"
+
+
+def _tune(cursor) -> None:
+    cursor.execute(f"SET LOCAL work_mem = '{LAUNCH_WORK_MEM}'")
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute("SET LOCAL enable_nestloop = off")
+
+
 def _statement(cursor, statement: str, params: dict) -> str:
     """The statement with its values inlined (for the run's evidence); as written when the driver cannot."""
     shown = cursor.mogrify(statement, params) if hasattr(cursor, "mogrify") else statement
@@ -77,6 +89,7 @@ def run_extract(*, run_id: int, at: datetime | None = None) -> bool:
     filtered = params["unused_filter"] or params["outside_filter"]
     statement = sql.EXTRACT_FILTERED if filtered else sql.EXTRACT
     with connection.cursor() as cursor:
+        _tune(cursor)
         cursor.execute(statement, params)
         total = cursor.rowcount
         cursor.execute(
@@ -123,6 +136,7 @@ def run_batch(*, run_id: int, size: int | None = None) -> bool:
     low, high = run.processed, min(run.processed + size, run.total)
     params = {**_params(run, _facts(run)), "lo": low, "hi": high}
     with connection.cursor() as cursor:
+        _tune(cursor)
         cursor.execute(sql.ITEMS, params)
         if run.definition["scope"]["privileged_roles"]:
             cursor.execute(sql.ROLE_ITEMS, params)
@@ -139,6 +153,7 @@ def run_open(*, run_id: int) -> bool:
     if run is None or run.extracted_at is None or run.processed < run.total:
         return False
     with connection.cursor() as cursor:
+        _tune(cursor)
         cursor.execute(
             """SELECT count(*) FILTER (WHERE i.id IS NOT NULL),
                       encode(sha256(convert_to(COALESCE(string_agg(

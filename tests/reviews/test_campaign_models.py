@@ -218,6 +218,23 @@ def test_one_launch_at_a_time_and_scope_entries_name_one_subject():
         CampaignScopeEntry.objects.create(run=run, seq=1, entitlement=EntitlementFactory())
 
 
+def test_rows_naming_a_run_or_an_entitlement_that_does_not_exist_are_refused_without_foreign_keys():
+    """A launch's run and entitlement columns carry no foreign key (reviews 0010): the statement triggers check
+    each inserted set instead."""
+    item = ReviewItemFactory()
+    missing = 2_000_000_000
+    fields = {f.attname: getattr(item, f.attname) for f in ReviewItem._meta.concrete_fields if f.name not in ("id",
+              "uuid")}  # fmt: skip
+    for change in ({"run_id": missing}, {"entitlement_id": missing}):
+        with pytest.raises(IntegrityError, match="does not exist"), transaction.atomic():
+            ReviewItem.objects.create(**{**fields, **change, "seq": item.seq + 1})
+    run = CampaignRunFactory()
+    for values in ((missing, EntitlementFactory().pk), (run.pk, missing)):
+        with pytest.raises(IntegrityError, match="does not exist"), transaction.atomic():
+            CampaignScopeEntry.objects.create(run_id=values[0], seq=1, entitlement_id=values[1])
+    CampaignScopeEntry.objects.create(run=run, seq=1, entitlement=item.entitlement)
+
+
 def test_a_definition_is_coherent():
     with refused():
         CampaignFactory(recurrence="cron", cron="")
