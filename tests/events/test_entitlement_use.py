@@ -104,3 +104,12 @@ def test_a_row_still_being_written_holds_the_counter_back(estate, read_repo):
         other.close()
     count_new_use()
     assert [count for _, count, _ in usage(read_repo)] == [1]
+
+
+def test_the_identity_page_shows_the_counted_use(cast, client_factory, estate, read_repo):
+    token = access_token(task="use-7")["access_token"]
+    decide(estate.credential, token)
+    decide(estate.credential, token)
+    count_new_use()
+    text = client_factory(cast.identity_owner).get(f"/identities/{estate.agent.uuid}/").content.decode()
+    assert "2 uses in 30 days" in text and "No usage reported" not in text

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -110,8 +110,19 @@ def exception_state(entitlement: Entitlement, tier: str, now) -> str:
     return "expired" if exceptions else "missing"
 
 
+USE_WINDOW_DAYS = 30  # the identity page's "uses in the last 30 days" beside each entitlement
+
+
 def _entitlements(identity: Identity):
+    # EntitlementUsage is kept current by audit.events.usage (allow decisions, task-token events).
     last_used = EntitlementUsage.objects.filter(entitlement=OuterRef("pk")).order_by("-last_used_at")
+    since = (timezone.now() - timedelta(days=USE_WINDOW_DAYS)).date()
+    recent_uses = (
+        EntitlementUsage.objects.filter(entitlement=OuterRef("pk"), day__gte=since)
+        .values("entitlement")
+        .annotate(n=Sum("count"))
+        .values("n")
+    )
     exceptions = Prefetch(
         "exceptions", queryset=RiskException.objects.select_related("accepted_by").order_by("-valid_until")
     )
@@ -122,7 +133,7 @@ def _entitlements(identity: Identity):
     )
     active = list(
         base.filter(revoked_at__isnull=True)
-        .annotate(last_used=Subquery(last_used.values("last_used_at")[:1]))
+        .annotate(last_used=Subquery(last_used.values("last_used_at")[:1]), uses_30d=Subquery(recent_uses))
         .order_by("mode", "tool__key", "action", "pk")[: ACTIVE_SHOWN + 1]
     )
     revoked = list(base.filter(revoked_at__isnull=False).order_by("-revoked_at")[:REVOKED_SHOWN])
