@@ -15,7 +15,7 @@ from django.utils import timezone
 from agentiam.permissions import SEE_EVERYTHING, roles_of
 from identities.models import AcceptableUse, Entitlement, Identity, OwnershipRole, current_ownerships
 from identities.runtime.models import PolicyDecision
-from reviews.models_campaigns import ItemState, ReviewItem, RunState
+from reviews.models_campaigns import FulfilmentStatus, ItemDecision, ItemState, ReviewItem, RunState
 
 __all__ = [
     "Progress",
@@ -25,6 +25,7 @@ __all__ = [
     "mine_in",
     "pending_count",
     "progress",
+    "reduces_waiting_for",
     "remember_pending",
     "with_details",
     "with_row",
@@ -222,3 +223,11 @@ def identity_briefs(items: list[ReviewItem]) -> list[Brief]:
             )
         )
     return briefs
+
+
+def reduces_waiting_for(person) -> QuerySet[ReviewItem]:
+    """Privileged reduces waiting for an administrator, on identities this person does not own now."""
+    owned = current_ownerships().filter(person=person).values("identity_id")
+    return ReviewItem.objects.filter(
+        fulfilment_status=FulfilmentStatus.AWAITING_ADMIN, decision=ItemDecision.REDUCE
+    ).exclude(identity_id__in=owned)

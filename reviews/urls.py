@@ -11,6 +11,7 @@ from reviews.views import (
     delegations,
     history,
     inbox,
+    reduce_completion,
     requests,
     rules,
 )
@@ -43,6 +44,7 @@ urlpatterns = [
     path("my-reviews/<uuid:uuid>/sign-off/", attest.review_sign_off, name="review_sign_off"),
     path("items/<uuid:uuid>/decide/", attest.item_decide, name="item_decide"),
     path("items/<uuid:uuid>/reassign/", attest.item_reassign, name="item_reassign"),
+    path("items/<uuid:uuid>/complete-reduce/", reduce_completion.item_complete_reduce, name="item_complete_reduce"),
     path("history/", history.history, name="history"),
     path("requests/<uuid:uuid>/", requests.request_detail, name="request"),
     path("requests/<uuid:uuid>/decide/", inbox.request_decide, name="request_decide"),

@@ -9,6 +9,7 @@ from django.db.models import Count, Min
 from django.urls import reverse
 
 from agentiam import worklist
+from agentiam.permissions import Role
 from agentiam.worklist import WorkItem, WorkSource
 from reviews import attest_reading
 from reviews.inbox_queries import deciding_ids, requests_to_decide
@@ -48,3 +49,18 @@ def review_items(person) -> list[WorkItem]:
 
 
 worklist.register(WorkSource("review_items", review_items, order=4))  # any role: a fallback group may hold any
+
+
+def reduces_to_complete(person) -> list[WorkItem]:
+    """Privileged reduces reviewers decided that wait for an administrator who does not own the identity; the
+    item links to the oldest (completing one leads to the next)."""
+    waiting = attest_reading.reduces_waiting_for(person)
+    oldest = waiting.order_by("decided_at", "pk").values_list("uuid", "decided_at").first()
+    if oldest is None:
+        return []
+    url = reverse("reviews:item_complete_reduce", args=[oldest[0]])
+    return [WorkItem("reduces_to_complete", "Reduced access to complete", url, waiting.count(), oldest[1])]
+
+
+worklist.register(WorkSource("reduces_to_complete", reduces_to_complete, roles=frozenset({Role.ADMINISTRATOR}),
+                             order=9))  # fmt: skip
