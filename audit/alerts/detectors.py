@@ -51,7 +51,7 @@ class Thresholds:
     workflows: int = 5
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)  # the hot path's record: slots, no frozen __setattr__; compared by identity
 class Step:
     id: int
     started_at: datetime

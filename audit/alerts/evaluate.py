@@ -338,12 +338,19 @@ def _batch(state: DetectorCursor, size: int, tools: dict, th: d.Thresholds) -> t
         traces: dict[str, list[d.Step]] = {}
         low_at = min(s.started_at for s in steps) - TRACE_REACH
         high_at = max(s.started_at for s in steps) + TRACE_REACH
-        cursor.execute(_TRACE_STEPS, [sorted({s.trace_id for s in steps}), low_at, high_at])
-        trace_rows = cursor.fetchall()
+        # A trace split across batches has, in the later batch, a step whose parent is not in it (its parent
+        # came earlier): only those traces are read back whole. The others are judged from the batch alone.
+        spans = {span for s in steps for span in (s.span_id, *s.folded_span_ids)}
+        reopened = sorted({s.trace_id for s in steps if s.parent_span_id and s.parent_span_id not in spans})
+        trace_rows = []
+        if reopened:
+            cursor.execute(_TRACE_STEPS + " AND id <= %s", [reopened, low_at, high_at, state.done_id])
+            trace_rows = cursor.fetchall()
+        for step in steps:
+            traces.setdefault(step.trace_id, []).append(step)
         trace_decisions = {**decisions, **_decisions(cursor, [r for r in trace_rows if r[9] not in decisions])}
-        for step in _steps(trace_rows, trace_decisions, workflows):
-            if step.id <= high:  # later ids are the next batches' to judge with
-                traces.setdefault(step.trace_id, []).append(step)
+        for step in _steps(trace_rows, trace_decisions, workflows):  # earlier batches' steps of reopened traces
+            traces[step.trace_id].append(step)
         identities = sorted({s.identity_id for s in steps})
         earliest = min(s.started_at for s in steps)
         inputs = d.Inputs(
