@@ -3,7 +3,7 @@
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/agentiam_campbench python manage.py migrate
     DATABASE_URL=... python manage.py seed_demo --scale 100000        # 100k identities, 1M entitlements
-    DATABASE_URL=... .venv/bin/python bench/bench_campaigns.py [--batch 50000]
+    DATABASE_URL=... .venv/bin/python bench/bench_campaigns.py [--batch 200000]
 
 It defines a campaign over every live entitlement (as a compliance officer it creates), launches a run and
 runs the launch's steps in this process — the same idempotent functions the Celery task calls: the one
@@ -64,7 +64,7 @@ def main() -> None:
     officer, _ = User.objects.get_or_create(username="bench-compliance", defaults={"email": "bc@example.com"})
     officer.groups.add(Group.objects.get_or_create(name=Role.COMPLIANCE_OFFICER.value)[0])
     live = Entitlement.objects.filter(revoked_at__isnull=True).count()
-    print(f"Campaign launch over {live:,} live entitlements")
+    print(f"Campaign launch over {live:,} live entitlements (load average {_load()})")
 
     if args.plain_only:
         plain_insert(connection, transaction, CampaignRun.objects.order_by("-pk").first())
@@ -107,7 +107,12 @@ def main() -> None:
     print(
         f"  launch / plain                                          {launch / plain:7.2f}x   (target <= 3x, <= 120 s)"
     )
-    print(f"  (whole script {time.perf_counter() - started:.1f} s)")
+    print(f"  (whole script {time.perf_counter() - started:.1f} s; load average now {_load()})")
+
+
+def _load() -> str:
+    """The machine's load (1, 5, 15 minutes): these figures mean little without it on a shared 2-core box."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def plain_insert(connection, transaction, run) -> float:
