@@ -25,6 +25,9 @@ class NavEntry:
     # holds per area: tests/browser/test_roles.py checks that a tab opened without its entry is linked from
     # a page the person is shown.
     area: str = ""
+    # Also shown to a person outside `roles` for whom this says yes (e.g. anyone a review campaign names as a
+    # reviewer, whatever their role); it runs only for people the roles do not name.
+    also: Callable[[object], bool] | None = None
 
 
 NAV: list[NavEntry] = [
@@ -55,7 +58,8 @@ def navigation_for(request) -> list[dict]:
     current = match.view_name if match else None
     sections: dict[str, list[dict]] = {}
     for entry in NAV:
-        if entry.roles is not None and not (roles & entry.roles):
+        named = entry.roles is None or bool(roles & entry.roles)
+        if not named and (entry.also is None or not entry.also(request.user)):
             continue
         try:
             url = reverse(entry.url_name)

@@ -20,6 +20,7 @@ from reviews.models_campaigns import FulfilmentStatus, ItemDecision, ItemState, 
 __all__ = [
     "Progress",
     "identity_briefs",
+    "is_reviewer",
     "items_to_review",
     "items_visible_to",
     "mine_in",
@@ -80,6 +81,18 @@ def mine_in(user, runs) -> QuerySet[ReviewItem]:
 
 # Still to decide: pending, and the access not ended elsewhere meanwhile (that counts as done).
 STILL_PENDING = Q(state=ItemState.PENDING) & Q(entitlement__revoked_at__isnull=True)
+
+
+def is_reviewer(user) -> bool:
+    """Does an open campaign name this person as the reviewer of an item (any stage, signed off or not)? Whatever
+    their role: a fallback group's member, a later stage's reviewer, a reassignee, an administrator reviewing
+    AgentIAM's own role holders. Kept on the user for the request."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    cached = getattr(user, "_reviews_is_reviewer", None)
+    if cached is None:
+        cached = user._reviews_is_reviewer = ReviewItem.objects.filter(reviewer=user, run__state=RunState.OPEN).exists()
+    return cached
 
 
 def remember_pending(user, count: int) -> None:

@@ -74,7 +74,10 @@ register(NavEntry("Administration", "Approval rules", "reviews:rules", frozenset
                   count=rules.waiting_for, key="rule-changes", area="elevation"))  # fmt: skip
 # Review campaigns: owners and managers attest in the browser ("Campaigns" is the see-everything roles' entry);
 # anyone a campaign names may also attest through /api/v1/review-items/.
+# Anyone else an open campaign names as a reviewer (any role or none) is shown it too; the roles that see
+# everything are not: their one entry is "Campaigns", whose page links to My reviews with their count (so does the
+# home page's work list) — no count on the entry itself, so their every page costs no extra query.
 register(NavEntry("Access", "My reviews", "reviews:my_reviews", attest.REVIEWERS, count=attest.pending_count,
-                  key="my-reviews"))  # fmt: skip
+                  key="my-reviews", also=attest.nav_also))  # fmt: skip
 # Review campaigns: the see-everything roles' one new entry (compliance officers define and launch from it).
 register(NavEntry("Governance", "Campaigns", "reviews:campaigns", SEE_EVERYTHING, area="campaigns"))

@@ -6,8 +6,11 @@ complete the privileged reduces waiting for them from the same item's API or the
 from __future__ import annotations
 
 import uuid as uuid_module
+from functools import wraps
 
 from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Min, Q
 from django.http import Http404
@@ -17,16 +20,46 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agentiam import slots
 from agentiam.adapters import call_service
-from agentiam.permissions import Role, roles_required
+from agentiam.permissions import SEE_EVERYTHING, Role, roles_of
 from reviews import attest_reading as reading
 from reviews.attest_facts import eligible_reviewers
 from reviews.forms_attest import ALIASES, AcceptForm, BulkForm, DecideForm, SignOffForm, shown_now
 from reviews.models_campaigns import CampaignRun, ItemState, ReviewerSignOff, ReviewItem, RunState
 from reviews.services import attest
 
-# Who attests in the browser: identity owners and managers (the reviewer rule's owners and owners' managers; a
-# fallback group's members who hold neither role use the API).
+# Who attests in the browser: identity owners and managers (the reviewer rule's owners and owners' managers), and
+# anyone else an open campaign names as a reviewer (a fallback group's member of any role or none, a later stage's
+# reviewer, a reassignee, an administrator reviewing AgentIAM's own role holders).
 REVIEWERS = frozenset({Role.IDENTITY_OWNER, Role.MANAGER})
+
+
+def may_review_here(user) -> bool:
+    return bool(roles_of(user) & REVIEWERS) or reading.is_reviewer(user)
+
+
+def nav_also(user) -> bool:
+    """The "My reviews" entry for a reviewer the roles do not name — but not for the roles that see everything,
+    whose one campaign entry is "Campaigns" (its page links here with their count, as the home page's work list
+    does). Asked only of people no role names here: for the rest it costs no query."""
+    return not (roles_of(user) & SEE_EVERYTHING) and reading.is_reviewer(user)
+
+
+def reviewers_only(view):
+    """Owners and managers, and anyone an open campaign names as a reviewer; anonymous → sign-in; else 403."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not may_review_here(request.user):
+            raise PermissionDenied("Only a reviewer in an open review campaign has items here.")
+        return view(request, *args, **kwargs)
+
+    wrapper.allowed_roles = REVIEWERS  # and, beyond the roles, the reviewers open campaigns name
+    wrapper.also_allowed = "reviewers named by an open campaign"
+    return wrapper
+
+
 IDENTITIES_PER_PAGE = 10
 ITEMS_PER_IDENTITY = 50  # a page shows at most this many items of one identity (the rest: filter by identity)
 SHOW = {"pending": "To decide", "decided": "Decided", "all": "All"}
@@ -135,7 +168,7 @@ def _decorate(items, request):
     return items
 
 
-@roles_required(REVIEWERS)
+@reviewers_only
 @require_GET
 def my_reviews(request):
     runs = _runs(request.user)
@@ -196,7 +229,7 @@ OUTCOME = {
 }
 
 
-@roles_required(REVIEWERS)
+@reviewers_only
 @require_POST
 def item_decide(request, uuid):
     item = _item_or_404(request, uuid)
@@ -227,7 +260,7 @@ def _field_errors(form) -> str:
     return " ".join(parts)
 
 
-@roles_required(REVIEWERS)
+@reviewers_only
 @require_GET
 def item_reassign(request, uuid):
     """The reassign form of one item, with the persons it may go to (loaded when the reviewer opens it)."""
@@ -247,7 +280,7 @@ def _back(request) -> str:
     return f"{url}?run={run}" if run and _is_uuid(run) else url
 
 
-@roles_required(REVIEWERS)
+@reviewers_only
 @require_POST
 def items_bulk(request):
     form = BulkForm(request.POST)
@@ -264,7 +297,7 @@ def items_bulk(request):
     return redirect(_back(request))
 
 
-@roles_required(REVIEWERS)
+@reviewers_only
 @require_POST
 def items_accept(request):
     form = AcceptForm(request.POST)
@@ -287,7 +320,7 @@ def items_accept(request):
     return redirect(_back(request))
 
 
-@roles_required(REVIEWERS)
+@reviewers_only
 @require_POST
 def review_sign_off(request, uuid):
     run = get_object_or_404(CampaignRun.objects.filter(items__reviewer=request.user).distinct(), uuid=uuid)

@@ -15,6 +15,7 @@ from agentiam.adapters import call_service, done, form_status
 from agentiam.errors import Conflict, PermissionDenied, ValidationError
 from agentiam.permissions import SEE_EVERYTHING, Role, has_role, roles_required
 from agentiam.tables import Column, Table
+from reviews import attest_reading
 from reviews.api.campaign_filters import CampaignFilter
 from reviews.api.campaigns import campaigns_read
 from reviews.forms_campaigns import ALIASES, CampaignForm
@@ -52,7 +53,9 @@ def campaign_list(request):
     table = CampaignTable(request, campaigns_read())
     partial = request.htmx and not request.htmx.history_restore_request
     template = "reviews/campaigns/list.html#table" if partial else "reviews/campaigns/list.html"
-    context = {"table": table, "may_define": has_role(request.user, Role.COMPLIANCE_OFFICER)}
+    context = {"table": table, "may_define": has_role(request.user, Role.COMPLIANCE_OFFICER),
+               "my_reviews": attest_reading.pending_count(request.user) if attest_reading.is_reviewer(request.user)
+               else None}  # fmt: skip
     return render(request, template, context, status=200 if table.filters_valid else 400)
 
 
