@@ -25,6 +25,7 @@ from identities.runtime.models import PolicyDecision
 from reviews import attest_reading
 from reviews.campaign_demo import CAMPAIGN
 from reviews.models import Campaign, CampaignRun, ReviewItem
+from reviews.services.cadence import campaigns_tick
 from reviews.services.campaigns import campaign_create, campaign_launch
 from reviews.services.launching import run_launch
 from tests.support import sign_in
@@ -78,6 +79,10 @@ def test_seed_demo_leaves_a_quarterly_agent_review_in_progress_with_work_for_the
     assert home.status_code == 200 and "Access to review" in home.content.decode()
     page = client.get(reverse("reviews:my_reviews")).content.decode()
     assert "Quarterly agent-access review" in page and mine.filter(flagged=True).first().reason[:40] in page
+
+    # Beat's cadence ticks afterwards (as under `make run`): the escalated items stay where they are.
+    campaigns_tick()
+    assert attest_reading.pending_count(person("owner")) == mine.count() and overdue.count() == pending.count()
 
     # Seeded once: a second run adds nothing and resets nothing.
     def state():
