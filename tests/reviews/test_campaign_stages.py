@@ -14,6 +14,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from agentiam import outbox
@@ -61,7 +62,7 @@ def high(estate):
     return estate
 
 
-def test_the_owners_keeps_of_high_items_move_to_their_manager_at_sign_off(cast, high):
+def test_the_owners_keeps_of_high_items_move_to_their_manager_at_sign_off(cast, high, client_factory):
     _, ents = high
     owner, manager = cast.identity_owner, cast.manager
     run = _launch(cast)
@@ -92,6 +93,8 @@ def test_the_owners_keeps_of_high_items_move_to_their_manager_at_sign_off(cast, 
     assert ReviewReminder.objects.filter(run=run, stage=2, reviewer=manager, kind="launch").count() == 1
     assert set(reading.items_to_review(manager)) == set(second.values())
     assert not reading.items_to_review(owner).exists()
+    page = client_factory(manager).get(reverse("reviews:my_reviews")).content.decode()
+    assert "Stage 2" in page and "Kept in stage 1 by" in page and "still triaging" in page
     with pytest.raises(Conflict):  # the owner's certify is final now
         attest.review_item_decide(item=first["used"], actor=owner, decision="revoke")
 
