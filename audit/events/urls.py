@@ -1,5 +1,6 @@
-"""Routes of the events app (included from agentiam/urls.py): ingest. IngestFastPathMiddleware answers these
-paths before the browser middleware; the routes keep them resolvable, named and in the API root."""
+"""Routes of the events app (included from agentiam/urls.py): ingest (IngestFastPathMiddleware answers these
+paths before the browser middleware; the routes keep them resolvable, named and in the API root), the chain
+page and the ingest-key pages."""
 
 from django.urls import path
 
@@ -9,4 +10,7 @@ urlpatterns = [
     path("api/v1/events", views.events_ingest, name="events-ingest"),
     path("v1/traces", views.traces_ingest, name="otlp-traces"),
     path("events/chains/<str:trace_id>/", views.chain, name="chain"),
+    path("events/ingest-keys/", views.ingest_keys, name="ingest-keys"),
+    path("events/ingest-keys/new/", views.ingest_key_new, name="ingest-key-new"),
+    path("events/ingest-keys/<uuid:uuid>/revoke/", views.ingest_key_revoke, name="ingest-key-revoke"),
 ]

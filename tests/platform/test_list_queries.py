@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from agentiam.permissions import Role
 from audit.events.models import ActionEvent
+from audit.events.services import ingest_key_create, ingest_key_revoke
 from identities.views.imports import RECENT as RECENT_IMPORTS
 from identities.views.people import PAGE_SIZE as PEOPLE_PAGE_SIZE
 from identities.views.registry.lookup import MAX_MATCHES
@@ -157,6 +158,18 @@ def action_event(cast, reader):
         identity=None if quarantined else owned(cast), quarantine="unknown_identity" if quarantined else "",
         claimed={"identifier": "spiffe://x"} if quarantined else {}, source="api", name="listed",
     )  # fmt: skip
+
+
+def ingest_key(cast, reader):
+    """Scoped to an identity and a service name in turn, every other one revoked."""
+    n = serial()
+    key, _ = ingest_key_create(
+        actor=cast.administrator, name=f"listed-key-{n}", identities=[] if n % 2 else [str(owned(cast).uuid)],
+        service_names=[f"svc-{n}"] if n % 2 else [],
+    )  # fmt: skip
+    if n % 3 == 0:
+        ingest_key_revoke(actor=cast.administrator, key=key)
+    return key
 
 
 def review_rows(response) -> int:
@@ -296,6 +309,7 @@ LIST_ROUTES: dict[str, ListRoute] = {
     # --- review campaigns: attestation -------------------------------------------------------------------------
     "api:review-item-list": ListRoute(review_item, readers=("auditor", OWNER, "manager")),
     # --- action events ---------------------------------------------------------------------------------------
+    "ingest-keys": ListRoute(ingest_key, readers=("auditor", "administrator")),
     "api:event-list": ListRoute(action_event, readers=("auditor", OWNER, "manager"), params={"trace_id": LISTED_TRACE}),
     # runs, figures, sign-offs, the identities and items of the page, five of evidence, the shell's navigation
     "reviews:my_reviews": ListRoute(review_item, readers=(OWNER,), many=MY_REVIEWS_PAGE, rows=review_rows, most=18),
@@ -374,6 +388,7 @@ NOT_LISTS = {
     "token_create": "a form (POST)",
     "identity_create": "a form",
     "reviews:campaign_create": "a form",
+    "ingest-key-new": "a form (the key shown once)",
     "identity_transfer": "a form",
     "system_create": "a form",
     "runtime:reasons": "the fixed list of rule ids and what they mean",
