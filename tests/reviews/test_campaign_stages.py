@@ -247,3 +247,39 @@ def test_the_stage_two_api_is_the_stage_two_reviewers(cast, high, client_factory
     answer = client_factory(cast.manager).post("/api/v1/review-items/sign-off/", json.dumps({"run": str(run.uuid)}),
                                                content_type="application/json")  # fmt: skip
     assert answer.status_code == 409 and "Stage 2" in answer.json()["detail"]
+
+
+def test_an_item_escalated_at_the_stage_one_deadline_moves_on_when_it_is_answered_late(cast, high):
+    """Stage 1's no-answer outcome is escalate: at its deadline the unanswered items go one level up (the
+    manager) and the run moves on; the manager's late keep is final at once and moves to stage 2 — to someone
+    other than the manager, who kept it (here the fallback group's member)."""
+    second = make_person("second-reviewer", "identity_owner")
+    group = Group.objects.create(name="second line")
+    group.user_set.add(second)
+    stages = [{"duration_days": 14, "no_answer_outcome": "escalate"}, SECOND]
+    campaign = campaigns.campaign_create(actor=cast.compliance_officer, name="Escalating", stages=stages,
+                                         identity_kinds=["agent"], fallback_group=group)  # fmt: skip
+    run = campaigns.campaign_launch(campaign=campaign, actor=cast.compliance_officer)
+    assert tasks.launch_campaign_run(str(run.uuid)) == "open"
+    run.refresh_from_db()
+    first = _items(run)
+    for name in ("idle", "outside", "dark"):
+        attest.review_item_decide(item=first[name], actor=cast.identity_owner, decision="revoke")
+    after = run.due_at + timedelta(hours=1)
+    campaigns_tick(now=after)
+    campaigns_tick(now=after)
+    escalated = ReviewItem.objects.get(pk=first["used"].pk)
+    assert (escalated.state, escalated.reviewer_id, escalated.routed_via) == ("pending", cast.manager.pk, "escalated")
+    run.refresh_from_db()
+    assert run.stage == 2 and not ReviewItem.objects.filter(run=run, stage=2).exists()
+    assert escalated in reading.items_to_review(cast.manager)  # still waits for an answer in My reviews
+
+    attest.review_item_decide(item=escalated, actor=cast.manager, decision="certify", comment="needed")
+    moved = ReviewItem.objects.get(run=run, stage=2, seq=escalated.seq)
+    assert (moved.reviewer_id, moved.prior_decided_by_id, moved.routed_via) == (second.pk, cast.manager.pk,
+                                                                                "fallback")  # fmt: skip
+    assert moved.due_at == run.due_at
+    with pytest.raises(Conflict):  # its stage is over: the late keep is final
+        attest.review_item_decide(item=escalated, actor=cast.manager, decision="revoke")
+    entry = AuditEntry.objects.filter(action="review_item.certify", object_id=str(escalated.uuid)).get()
+    assert entry.changes["moved_to_stage"] == 2
