@@ -7,7 +7,8 @@ What counts as a use of an entitlement (its identity, tool and action, while it 
 - an **event sent with the identity's own task token** (`token_jti`: the request's bearer token or the event's
   own, resolved to this identity) that no gateway decision claims, at its start (never later than its ingest).
 
-An event joined to a gateway decision — naming it (`decision_id`) or sharing its trace and span — is that
+An event joined to a gateway decision — naming it (`decision_id`) or sharing its trace and span (decided within a
+day of the event's start, so the probe prunes the decision log's partitions at run time) — is that
 decision's use, counted once, from the decision log: so an event sent with only an ingest key never makes an
 entitlement look used, even one that names a real decision's id. Quarantined events never count.
 
@@ -63,6 +64,7 @@ SELECT e.id, e.identity_id, e.tool_key, e.action, LEAST(e.started_at, e.ingested
    AND e.tool_key <> '' AND e.action <> ''
    AND NOT EXISTS (SELECT 1 FROM runtime_policydecision d
                     WHERE d.trace_id = e.trace_id AND d.trace_id <> ''
+                      AND d.decided_at BETWEEN e.started_at - interval '1 day' AND e.started_at + interval '1 day'
                       AND (d.span_id = e.span_id OR d.span_id = ANY(e.folded_span_ids)))
  ORDER BY e.id
  LIMIT %(limit)s

@@ -141,3 +141,10 @@ def test_a_bad_trace_id_is_a_400_naming_it_and_an_unknown_one_a_404(cast, client
     assert response.status_code == 400 and "trace_id" in response.json()["fields"]
     assert client.get(f"/api/v1/chains/{'0' * 32}/").status_code == 400
     assert client.get(f"/api/v1/chains/{trace_id()}/").status_code == 404
+
+
+def test_the_chain_reads_a_fixed_number_of_queries(cast, client_factory, chain, django_assert_max_num_queries):
+    client = client_factory(cast.security_analyst)
+    client.get(f"/api/v1/chains/{chain}/")
+    with django_assert_max_num_queries(10):
+        assert client.get(f"/api/v1/chains/{chain}/").status_code == 200
