@@ -14,6 +14,7 @@ class Node:
     kind: str  # "open" (a nested list starts), "step", "close"
     step: Any = None
     depth: int = 0
+    size: int = 0  # an "open": how many steps sit directly in the list it starts
 
 
 def parents(steps: list) -> dict[int, Any]:
@@ -40,7 +41,7 @@ def tree(steps: list) -> tuple[list[Node], int, int]:
             roots.append(step)
         else:
             children.setdefault(id(parent), []).append(step)
-    out: list[Node] = [Node("open")]
+    out: list[Node] = [Node("open", size=len(roots))]
     deepest = 0
     stack: list[tuple[Any, int, bool]] = [(step, 0, False) for step in reversed(roots)]
     while stack:
@@ -52,7 +53,7 @@ def tree(steps: list) -> tuple[list[Node], int, int]:
         out.append(Node("step", step, depth))
         below = children.get(id(step), [])
         if below:
-            out.append(Node("open", depth=depth + 1))
+            out.append(Node("open", depth=depth + 1, size=len(below)))
             stack.append((step, depth + 1, True))
             stack.extend((child, depth + 1, False) for child in reversed(below))
     out.append(Node("close"))

@@ -15,10 +15,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Count, Q
+
+from agentiam.permissions import roles_of
 from audit.events.chains import MAX_STEPS, Node, parents, tree
+from audit.events.forms import AFTER, BEFORE, WIDENING, widening_alerts
 from audit.events.models import ActionEvent
 from audit.events.selectors import decisions_visible_to, events_visible_to
 from identities.models import Identity
+from identities.rules import sees_every_identity
 from identities.runtime.models import PolicyDecision
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -66,6 +71,9 @@ class Chain:
     depth: int
     fan_out: int
     capped: bool
+    alerts: list = field(default_factory=list)  # the alerts raised over this trace (any rule), newest first
+    next_after: tuple | None = None  # (started_at, id) of the page's last event when more steps follow
+    after: tuple | None = None  # where this page started (None: the first page)
 
     @property
     def started_at(self) -> datetime:
@@ -90,21 +98,26 @@ class Chain:
 
 _DECISION_FIELDS = (
     "id", "uuid", "decided_at", "identity_id", "tool_key", "action", "resource", "decision", "reasons",
-    "latency_us", "trace_id", "span_id",
+    "latency_us", "trace_id", "span_id", "act_chain",
 )  # fmt: skip
 
 
-def load_chain(user, trace_id: str) -> Chain | None:
-    """The chain of `trace_id` as `user` may see it; None when nothing of it is visible."""
-    events = list(
-        events_visible_to(user).filter(trace_id=trace_id).order_by("started_at", "id")[:MAX_STEPS]
-    )  # fmt: skip
-    traced = list(
-        decisions_visible_to(user)
-        .filter(trace_id=trace_id)
-        .only(*_DECISION_FIELDS)
-        .order_by("decided_at", "id")[:MAX_STEPS]
-    )
+def load_chain(user, trace_id: str, after: tuple | None = None) -> Chain | None:
+    """The chain of `trace_id` as `user` may see it, MAX_STEPS steps a page (`after`: the (started_at, id) of the
+    previous page's last event; a step whose parent is on an earlier page is a root of its page); None when
+    nothing of it is visible."""
+    visible = events_visible_to(user).filter(trace_id=trace_id)
+    decided = decisions_visible_to(user).filter(trace_id=trace_id)
+    if after is not None:
+        at, pk = after
+        visible = visible.filter(Q(started_at__gt=at) | Q(started_at=at, id__gt=pk))
+        decided = decided.filter(decided_at__gt=at)
+    events = list(visible.order_by("started_at", "id")[: MAX_STEPS + 1])
+    more = len(events) > MAX_STEPS
+    events = events[:MAX_STEPS]
+    if more:  # this page's decisions: those before the next page's first event
+        decided = decided.filter(decided_at__lte=events[-1].started_at)
+    traced = list(decided.only(*_DECISION_FIELDS).order_by("decided_at", "id")[:MAX_STEPS])
     if not events and not traced:
         return None
     named = {s.decision_id for s in events if s.decision_id} - {d.uuid for d in traced}
@@ -137,11 +150,20 @@ def load_chain(user, trace_id: str) -> Chain | None:
             )
         )  # fmt: skip
     steps = sorted([*events, *gateway_steps], key=lambda s: (s.started_at, s.kind == "decision", s.id or 0))
-    capped = len(events) == MAX_STEPS or len(traced) == MAX_STEPS
-    steps = steps[:MAX_STEPS]
+    capped = more or len(traced) == MAX_STEPS
+    raised = _alerts(trace_id, user)
+    flagged: dict[int, list] = {}
+    for alert in raised:
+        for event_id in alert.event_ids:
+            flagged.setdefault(event_id, []).append(alert)
     known = Identity.objects.filter(pk__in={s.identity_id for s in steps if s.identity_id})
     rows = {pk: (public, name) for pk, public, name in known.values_list("pk", "uuid", "name")}
     for step in steps:
+        step.alerts = flagged.get(step.id, []) if step.kind == "event" else []
+        # a widening alert names the step it started from and the step that widened (its last, by start)
+        widening = [alert for alert in step.alerts if alert.rule == WIDENING]
+        step.widens = any(alert.event_ids[-1] == step.id for alert in widening)
+        step.widening_starts = not step.widens and bool(widening)
         step.identity_uuid, step.identity_name = rows.get(step.identity_id, (None, ""))
         if step.kind == "decision":
             step.duration_ms = step.decision.latency_us / 1000
@@ -151,5 +173,70 @@ def load_chain(user, trace_id: str) -> Chain | None:
     above = parents(steps)
     for node in nodes:
         if node.kind == "step":
-            node.step.depth, node.step.parent_step = node.depth, above[id(node.step)]
-    return Chain(trace_id, steps, nodes, depth, fan_out, capped)
+            step = node.step
+            step.depth, step.parent_step = node.depth, above[id(step)]
+            parent = step.parent_step
+            # a hand-off: the step acts for another identity than the step that started it (delegation, act chains)
+            step.handoff_from = (
+                parent.identity_name
+                if parent is not None
+                and parent.identity_id
+                and step.identity_id
+                and parent.identity_id != step.identity_id
+                else ""
+            )
+    next_after = (events[-1].started_at, events[-1].id) if more else None
+    return Chain(trace_id, steps, nodes, depth, fan_out, capped, raised, next_after, after)
+
+
+def _alerts(trace_id: str, user) -> list:
+    """The alerts raised over the trace, for the reader: alerts follow the identity's visibility, as events do."""
+    alert_model = widening_alerts().model  # audit.alerts' model, by name (the apps import no sibling)
+    visible = alert_model.objects.filter(trace_id=trace_id)
+    if not sees_every_identity(roles_of(user)):
+        visible = visible.filter(identity__in=Identity.objects.restrict(user).values("pk"))
+    return list(visible.only("uuid", "rule", "severity", "title", "event_ids", "raised_at").order_by("-raised_at"))
+
+
+@dataclass
+class ChainSummary:
+    steps: int = 0
+    errors: int = 0
+    agents: int = 0
+    denied: int = 0
+    widened: Any = None  # the privilege-widening alert's (uuid, severity), when the detectors raised one
+
+
+def summarise(user, heads: list) -> None:
+    """Each listed chain's root step gets `.summary` (steps, errors, agents, denied decisions, widened) — three
+    queries for the page whatever its rows, each bounded to the page's days so partitions are pruned."""
+    if not heads:
+        return
+    traces = sorted({head.trace_id for head in heads})
+    low = min(head.started_at for head in heads) - BEFORE
+    high = max(head.started_at for head in heads) + AFTER
+    found = {trace: ChainSummary() for trace in traces}
+    counted = (
+        events_visible_to(user)
+        .filter(trace_id__in=traces, started_at__gte=low, started_at__lte=high)
+        .values("trace_id")
+        .annotate(
+            steps=Count("id"), errors=Count("id", filter=Q(outcome="error")), agents=Count("identity_id", distinct=True)
+        )
+    )
+    for row in counted:
+        summary = found[row["trace_id"]]
+        summary.steps, summary.errors, summary.agents = row["steps"], row["errors"], row["agents"]
+    denied = (
+        decisions_visible_to(user)
+        .filter(trace_id__in=traces, decision="deny", decided_at__gte=low, decided_at__lte=high)
+        .values("trace_id")
+        .annotate(n=Count("id"))
+    )
+    for row in denied:
+        found[row["trace_id"]].denied = row["n"]
+    alerts = widening_alerts().filter(trace_id__in=traces)
+    for trace, public, severity in alerts.values_list("trace_id", "uuid", "severity"):
+        found[trace].widened = (public, severity)
+    for head in heads:
+        head.summary = found[head.trace_id]

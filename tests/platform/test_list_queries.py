@@ -160,6 +160,22 @@ def action_event(cast, reader):
     )  # fmt: skip
 
 
+def chain_head(cast, reader):
+    """A chain of its own (root step and an error under it) by a new owned identity; every other one quarantined."""
+    now = timezone.now()
+    quarantined = serial() % 2 and reader.username == "cast-auditor"
+    who = {"identity": None, "quarantine": "unknown_identity"} if quarantined else {"identity": owned(cast)}
+    trace, root = f"{serial():032x}", f"{serial():016x}"
+    ActionEvent.objects.create(
+        uuid=uuid.uuid4(), started_at=now, ingested_at=now, trace_id=trace, span_id=f"{serial():016x}",
+        parent_span_id=root, source="api", name="failed", outcome="error", **who,
+    )  # fmt: skip
+    return ActionEvent.objects.create(
+        uuid=uuid.uuid4(), started_at=now, ingested_at=now, trace_id=trace, span_id=root, source="api",
+        name="listed chain", **who,
+    )  # fmt: skip
+
+
 def ingest_key(cast, reader):
     """Scoped to an identity and a service name in turn, every other one revoked."""
     n = serial()
@@ -310,6 +326,7 @@ LIST_ROUTES: dict[str, ListRoute] = {
     "api:review-item-list": ListRoute(review_item, readers=("auditor", OWNER, "manager")),
     # --- action events ---------------------------------------------------------------------------------------
     "ingest-keys": ListRoute(ingest_key, readers=("auditor", "administrator")),
+    "chains": ListRoute(chain_head, readers=("auditor", OWNER, "manager")),
     "api:event-list": ListRoute(action_event, readers=("auditor", OWNER, "manager"), params={"trace_id": LISTED_TRACE}),
     # runs, figures, sign-offs, the identities and items of the page, five of evidence, the shell's navigation
     "reviews:my_reviews": ListRoute(review_item, readers=(OWNER,), many=MY_REVIEWS_PAGE, rows=review_rows, most=18),
