@@ -84,3 +84,18 @@ def test_a_chain_past_5000_steps_pages_on(estate, cast, client_factory):
     text = second.content.decode()
     assert second.status_code == 200 and "120 steps on this page" in text and "Next steps" not in text
     assert client.get(f"/events/chains/{TRACE}/?after=tampered").content.decode().count('class="chain-step') == 5000
+
+
+def test_the_steps_markup_built_in_python_escapes_what_producers_sent(estate, keys, cast, client_factory):
+    from tests.events.conftest import event, post_events, trace_id
+
+    trace = trace_id()
+    hostile = '<img src=x onerror="alert(1)">'
+    sent = event(
+        identity=str(estate.agent.uuid), trace_id=trace, name=hostile, outcome="error", error_type="<b>boom</b>"
+    )
+    answer = post_events(keys.all, [sent])
+    assert answer.json()["accepted"] == 1
+    text = client_factory(cast.security_analyst).get(f"/events/chains/{trace}/").content.decode()
+    assert hostile not in text and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in text
+    assert "<b>boom</b>" not in text and "&lt;b&gt;boom&lt;/b&gt;" in text

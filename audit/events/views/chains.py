@@ -18,6 +18,7 @@ from agentiam.permissions import ALL_ROLES, roles_required
 from agentiam.tables import Column, Table
 from audit.events.forms import ChainFilter
 from audit.events.reading import load_chain, summarise, valid_trace_id
+from audit.events.render import steps_html
 from audit.events.selectors import events_visible_to
 
 
@@ -75,6 +76,7 @@ def chain(request, trace_id: str):
     found = load_chain(request.user, trace_id, after=_after(request.GET.get("after")))
     if found is None:
         raise Http404
+    fold_below = FOLD_BELOW if len(found.steps) > FOLD_FROM else None
     following = (
         signing.dumps([found.next_after[0].isoformat(), found.next_after[1]], salt=_SALT) if found.next_after else None
     )
@@ -82,7 +84,8 @@ def chain(request, trace_id: str):
         "next_page": following,
         "later_page": found.after is not None,
         "alerts": found.alerts,
-        "fold_below": FOLD_BELOW if len(found.steps) > FOLD_FROM else None,
+        "fold_below": fold_below,
+        "steps_html": steps_html(found.nodes, fold_below),
         "trace_id": trace_id,
         "nodes": found.nodes,
         "count": len(found.steps),
